@@ -1,0 +1,191 @@
+"""The ``dash`` command line: run a node, ingest claims and documents, retrieve.
+
+Client commands talk gRPC to ``--target`` (a standalone node now; the router once a cluster runs).
+Errors go to stderr as ``STATUS_NAME: message`` with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import grpc
+from tqdm import tqdm
+
+from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
+from dash_client.formats import FormatError, claim_from_json, parse_time, retrieve_json
+
+_MODES = {
+    "balanced": dash_pb2.STANCE_MODE_BALANCED,
+    "support_only": dash_pb2.STANCE_MODE_SUPPORT_ONLY,
+    "contradictions_first": dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST,
+}
+
+
+def _stub(args: argparse.Namespace) -> dash_pb2_grpc.DashStub:
+    channel = grpc.insecure_channel(args.target, options=[("grpc.max_send_message_length", 16 << 20)])
+    return dash_pb2_grpc.DashStub(channel)
+
+
+def _metadata(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {args.api_key}")] if args.api_key else []
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """JSONL claims in batches; each batch's commit_id derives from its content, so a re-run is a no-op."""
+    stub, path = _stub(args), Path(args.file)
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    items = []
+    for n, line in enumerate(lines, 1):
+        try:
+            items.append(claim_from_json(json.loads(line), f"{path.name}:{n}"))
+        except (json.JSONDecodeError, FormatError) as exc:
+            print(f"INVALID_ARGUMENT: {path.name}:{n}: {exc}", file=sys.stderr)
+            return 2
+    written = replayed = 0
+    with tqdm(total=len(items), unit="claim", disable=args.quiet, file=sys.stderr) as bar:
+        for start in range(0, len(items), args.batch_size):
+            chunk = items[start : start + args.batch_size]
+            digest = hashlib.sha256(b"".join(i.SerializeToString(deterministic=True) for i in chunk))
+            req = dash_pb2.IngestBatchRequest(
+                tenant_id=args.tenant, items=chunk, commit_id=f"jsonl-{digest.hexdigest()[:32]}"
+            )
+            resp = stub.IngestBatch(req, metadata=_metadata(args), timeout=args.timeout)
+            written += len(resp.claim_ids)
+            replayed += len(resp.claim_ids) if resp.replayed else 0
+            bar.update(len(chunk))
+    print(json.dumps({"claims": written, "already_present": replayed}))
+    return 0
+
+
+def cmd_ingest_doc(args: argparse.Namespace) -> int:
+    text = Path(args.file).read_text(encoding="utf-8")
+    doc = types_pb2.Document(
+        doc_id=args.doc_id, source_id=args.source_id or args.doc_id, text=text, title=args.title or ""
+    )
+    if args.source_quality is not None:
+        doc.source_quality = args.source_quality
+    resp = _stub(args).IngestDocument(
+        dash_pb2.IngestDocumentRequest(tenant_id=args.tenant, document=doc),
+        metadata=_metadata(args),
+        timeout=args.timeout,
+    )
+    print(json.dumps({"doc_id": args.doc_id, "claims": len(resp.claim_ids), "lsn": resp.lsn}))
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    req = dash_pb2.RetrieveRequest(
+        tenant_id=args.tenant,
+        query=args.query,
+        top_k=args.top_k,
+        stance_mode=_MODES[args.mode],
+        explain=args.explain,
+    )
+    try:
+        if args.as_of:
+            req.as_of.CopyFrom(parse_time("--as-of", args.as_of))
+        if args.as_known_at:
+            req.as_known_at.CopyFrom(parse_time("--as-known-at", args.as_known_at))
+    except FormatError as exc:
+        print(f"INVALID_ARGUMENT: {exc}", file=sys.stderr)
+        return 2
+    for label in args.label:
+        key, _, value = label.partition("=")
+        req.label_filter[key] = value
+    req.entity_filter.extend(args.entity)
+    resp = _stub(args).Retrieve(req, metadata=_metadata(args), timeout=args.timeout)
+    out = retrieve_json(resp)
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    for i, r in enumerate(out["results"], 1):
+        print(f"{i:>2}. [{r['score']:.3f}] {r['text']}  ({r['claim_id']})")
+        for c in r["citations"]:
+            where = f"{c['doc_id'] or c['source_id']}[{c['span_start']}:{c['span_end']}]"
+            print(f"      cites {where} {c['quote']!r}")
+        for c in r["contradicting_citations"]:
+            print(
+                f"      CONTRADICTED BY {c['doc_id'] or c['source_id']}[{c['span_start']}:{c['span_end']}] "
+                f"{c['quote']!r}"
+            )
+        for rc in r["contradicting"]:
+            print(f"      conflicts with {rc['claim_id']}: {rc['text']!r} {rc['reason_codes']}")
+    if not out["results"]:
+        print("no results")
+    return 0
+
+
+def cmd_node_serve(args: argparse.Namespace) -> int:
+    from dash_node.server import main  # imported here so client-only commands stay light
+
+    return main(args.rest)
+
+
+def _client_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default="127.0.0.1:7070", help="HOST:PORT of a node or router")
+    p.add_argument("--tenant", default="default", help="tenant id")
+    p.add_argument("--api-key", default="", help="API key (sent as a bearer token)")
+    p.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dash", description="DASH evidence-first memory engine")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    node = sub.add_parser("node", help="run a shard node").add_subparsers(dest="node_command", required=True)
+    serve = node.add_parser(
+        "serve", help="serve one shard replica over gRPC (see: dash node serve --help)", add_help=False
+    )
+    serve.add_argument("rest", nargs=argparse.REMAINDER)
+    serve.set_defaults(func=cmd_node_serve)
+
+    ing = sub.add_parser("ingest", help="ingest claims from a JSONL file (format in the README)")
+    ing.add_argument("file")
+    ing.add_argument("--batch-size", type=int, default=500)
+    ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    _client_args(ing)
+    ing.set_defaults(func=cmd_ingest)
+
+    doc = sub.add_parser("ingest-doc", help="ingest a text document as sentence claims with exact spans")
+    doc.add_argument("file")
+    doc.add_argument("--doc-id", required=True)
+    doc.add_argument("--source-id", default="")
+    doc.add_argument("--title", default="")
+    doc.add_argument("--source-quality", type=float, default=None)
+    _client_args(doc)
+    doc.set_defaults(func=cmd_ingest_doc)
+
+    ret = sub.add_parser("retrieve", help="ranked claims with citations")
+    ret.add_argument("--query", "-q", required=True)
+    ret.add_argument("--top-k", "-k", type=int, default=10)
+    ret.add_argument("--mode", choices=sorted(_MODES), default="balanced")
+    ret.add_argument("--as-of", default="", help="valid time (RFC 3339)")
+    ret.add_argument("--as-known-at", default="", help="transaction time (RFC 3339)")
+    ret.add_argument("--label", action="append", default=[], help="KEY=VALUE filter (repeatable)")
+    ret.add_argument("--entity", action="append", default=[], help="entity filter (repeatable)")
+    ret.add_argument("--explain", action="store_true", help="per-stage candidate counts and timings")
+    ret.add_argument("--json", action="store_true", help="print the documented JSON shape")
+    _client_args(ret)
+    ret.set_defaults(func=cmd_retrieve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except grpc.RpcError as exc:
+        code = exc.code()
+        print(f"{code.name if code else 'UNKNOWN'}: {exc.details()}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

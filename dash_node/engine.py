@@ -1,0 +1,553 @@
+"""The shard replica engine: durable writes and hybrid retrieval, usable in-process.
+
+Write path (one unit of work per group of queued writes, run by a single writer thread):
+    validate (caller's thread) -> resolve (embed, stamp times) -> queue
+    -> writer: one LMDB write txn; each write applied in a child txn (a conflicting write is refused alone)
+    -> WAL append of the accepted writes + one fsync (group commit)
+    -> applied LSN recorded, LMDB commit -> indexes follow the touched claims -> acknowledge.
+Nothing is visible before it is durable, and everything acknowledged is visible.
+
+Recovery: LMDB holds the state up to ``applied_lsn``; the WAL tail after it is replayed through the same
+``apply_batch``. The vector index is saved at checkpoints with its LSN and caught up from the WAL on open;
+the lexical index commits with every group and remembers its LSN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from google.protobuf import timestamp_pb2
+
+from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2, wal_pb2
+from dash_node import validation as v
+from dash_node.apply import Touched, apply_batch
+from dash_node.embedding import Embedder, default_embedder
+from dash_node.errors import DashError, NotFound, StaleEpoch, Unavailable, WalCorruption, WalFailed
+from dash_node.extract import Extractor, SentenceExtractor
+from dash_node.index.lexical import LexicalIndex
+from dash_node.index.vector import VectorConfig, VectorStore
+from dash_node.planner import Planner, RankingWeights
+from dash_node.store import Store, StoreConfig
+from dash_node.wal import Wal, WalConfig
+
+log = logging.getLogger(__name__)
+
+RECORD_BATCH = 1
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything an engine needs to know at start-up; validated before anything opens."""
+
+    wal: WalConfig = field(default_factory=WalConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    vector: VectorConfig = field(default_factory=VectorConfig)
+    limits: v.Limits = field(default_factory=v.Limits)
+    ranking: RankingWeights = field(default_factory=RankingWeights)
+    # Declared tenants; None accepts any tenant (a tenant exists once it has written).
+    tenants: tuple[str, ...] | None = None
+    # Save the vector index and trim the WAL after this many records since the last checkpoint.
+    checkpoint_every_records: int = 100_000
+    shard_id: str = ""
+
+    def validate(self) -> None:
+        self.wal.validate()
+        if self.checkpoint_every_records < 1:
+            raise v.InvalidArgument("checkpoint_every_records", "must be >= 1")
+
+
+@dataclass
+class _Pending:
+    batch: wal_pb2.WalBatch
+    future: Future = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+class Engine:
+    """One shard replica: ``Engine(path)`` opens (or creates) it and recovers from the WAL."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        config: EngineConfig | None = None,
+        embedder: Embedder | None = None,
+        extractor: Extractor | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.config.validate()
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder or default_embedder()
+        self.extractor = extractor or SentenceExtractor()
+        self.epoch = 0
+        self._failed: DashError | None = None
+        self._closed = False
+        self.wal = Wal(self.path / "wal", self.config.wal)
+        self.store = Store(self.path / "state", self.config.store)
+        self.lexical = LexicalIndex(self.path / "lexical")
+        self.vectors, vector_lsn = VectorStore.load(self.path / "vectors", self.config.vector)
+        self._vector_lock = threading.Lock()
+        self.recovery = self._recover(vector_lsn)
+        self._since_checkpoint = self.wal.last_lsn - self._checkpoint_lsn
+        self.planner = Planner(self)
+        self._queue: queue.Queue = queue.Queue()
+        self._write_lock = threading.Lock()
+        self._writer = threading.Thread(target=self._write_loop, name="dash-writer", daemon=True)
+        self._writer.start()
+
+    # ---- recovery ----------------------------------------------------------------------------------
+
+    def _recover(self, vector_lsn: int) -> dict:
+        """Replay the WAL tail into LMDB, then bring both indexes up to the applied LSN."""
+        started = time.perf_counter()
+        with self.store.read() as txn:
+            applied = self.store.applied_lsn(txn)
+        if applied > self.wal.last_lsn:
+            raise WalCorruption(
+                f"state is at LSN {applied} but the WAL ends at {self.wal.last_lsn}: the WAL lost records"
+            )
+        self._checkpoint_lsn = max(self.wal.first_lsn() - 1, 0) if self.wal.first_lsn() else applied
+        replayed = 0
+        for rec in self.wal.replay(after_lsn=applied):
+            batch = wal_pb2.WalBatch.FromString(rec.payload)
+            with self.store.write() as txn:
+                try:
+                    apply_batch(self.store, txn, batch, rec.lsn)
+                except DashError as exc:
+                    raise WalCorruption(f"WAL record {rec.lsn} does not replay: {exc.message}") from exc
+                self.store.set_applied_lsn(txn, rec.lsn)
+            replayed += 1
+        lexical_lsn = self.lexical.lsn
+        index_from = min(vector_lsn, lexical_lsn)
+        rebuilt_vectors = False
+        if self.wal.first_lsn() and index_from + 1 < self.wal.first_lsn():
+            # The WAL no longer covers what the indexes miss: rebuild them from the state.
+            self._rebuild_indexes()
+            rebuilt_vectors = True
+        else:
+            touched = Touched()
+            for rec in self.wal.replay(after_lsn=index_from):
+                batch = wal_pb2.WalBatch.FromString(rec.payload)
+                touched.claims |= {(batch.tenant_id, it.claim.claim_id) for it in batch.upserts}
+                touched.claims |= {(batch.tenant_id, cid) for cid in batch.deletes}
+            self._sync_indexes(touched, lexical=lexical_lsn < self.wal.last_lsn, vector=True)
+            self.lexical.commit(self.wal.last_lsn)
+        report = {
+            "applied_lsn_before": applied,
+            "replayed_records": replayed,
+            "wal_last_lsn": self.wal.last_lsn,
+            "vector_index_lsn": vector_lsn,
+            "lexical_index_lsn": lexical_lsn,
+            "rebuilt_indexes": rebuilt_vectors,
+            "wal_dropped_bytes": self.wal.recovery.dropped_bytes,
+            "wal_drop_reason": self.wal.recovery.reason,
+            "seconds": time.perf_counter() - started,
+        }
+        if self.wal.recovery.dropped_bytes:
+            log.warning(
+                "WAL recovery dropped %d bytes: %s", self.wal.recovery.dropped_bytes, self.wal.recovery.reason
+            )
+        return report
+
+    def _rebuild_indexes(self) -> None:
+        self.vectors = VectorStore(self.config.vector)
+        touched = Touched()
+        with self.store.read() as txn:
+            for tenant in self.store.tenants(txn):
+                touched.claims |= {(tenant, c.claim_id) for c in self.store.iter_claims(txn, tenant)}
+        self._sync_indexes(touched, lexical=True, vector=True)
+        self.lexical.commit(self.wal.last_lsn)
+
+    def _sync_indexes(self, touched: Touched, lexical: bool = True, vector: bool = True) -> None:
+        """Make the index entries of the touched claims equal to their current state."""
+        if not touched.claims:
+            return
+        upserts: dict[str, list[tuple[int, types_pb2.Claim]]] = {}
+        removals: dict[str, list[int]] = {}
+        with self.store.read() as txn:
+            for tenant, cid in sorted(touched.claims):
+                claim = self.store.get_claim(txn, tenant, cid)
+                if claim is None:
+                    docno = self.store.tombstone_docno(txn, tenant, cid)
+                    if docno:
+                        removals.setdefault(tenant, []).append(docno)
+                    continue
+                upserts.setdefault(tenant, []).append((self.store.docno(txn, tenant, cid), claim))
+        if lexical:
+            for docnos in removals.values():
+                self.lexical.remove(docnos)
+            for tenant, rows in upserts.items():
+                self.lexical.upsert(tenant, [(d, _lexical_text(c)) for d, c in rows])
+        if vector:
+            with self._vector_lock:
+                for tenant, docnos in removals.items():
+                    tv = self.vectors.tenant(tenant)
+                    if tv is not None:
+                        tv.remove(np.asarray(docnos, dtype=np.uint64))
+                for tenant, rows in upserts.items():
+                    with_vec = [(d, c) for d, c in rows if c.embedding]
+                    if not with_vec:
+                        continue
+                    dim = len(with_vec[0][1].embedding) // 4
+                    keys = np.asarray([d for d, _ in with_vec], dtype=np.uint64)
+                    mat = np.vstack([np.frombuffer(c.embedding, dtype="<f4") for _, c in with_vec])
+                    self.vectors.ensure(tenant, dim).upsert(keys, mat)
+
+    # ---- write path --------------------------------------------------------------------------------
+
+    def _check_write(self, tenant_id: str, write: dash_pb2.WriteOptions | None) -> None:
+        if self._closed:
+            raise Unavailable("engine is closed")
+        if self._failed is not None:
+            raise Unavailable(f"replica failed closed: {self._failed.message}")
+        v.check_tenant(tenant_id, self.config.limits)
+        self._check_known_tenant(tenant_id)
+        if write is not None:
+            v.check_write_options(write)
+            if write.epoch and write.epoch < self.epoch:
+                raise StaleEpoch(write.epoch, self.epoch)
+
+    def _check_known_tenant(self, tenant_id: str) -> None:
+        if self.config.tenants is not None and tenant_id not in self.config.tenants:
+            raise NotFound(f"tenant_id: unknown tenant '{tenant_id}'")
+
+    def _resolve_items(self, tenant_id: str, items: Iterable[types_pb2.ClaimInput]) -> list:
+        """Copy items into WAL form: tenant and times stamped, evidence/edges owned, missing vectors
+        embedded with the node's embedder (so replay never re-embeds)."""
+        now = _now()
+        out = []
+        for item in items:
+            it = types_pb2.ClaimInput()
+            it.CopyFrom(item)
+            c = it.claim
+            c.tenant_id = tenant_id
+            c.recorded_at.CopyFrom(now)
+            c.ClearField("superseded_at")
+            for ev in it.evidence:
+                ev.claim_id = c.claim_id
+                if ev.stance == types_pb2.STANCE_UNSPECIFIED:
+                    ev.stance = types_pb2.STANCE_SUPPORTS
+                if not ev.HasField("observed_at"):
+                    ev.observed_at.CopyFrom(now)
+            for edge in it.edges:
+                edge.from_claim_id = c.claim_id
+                if edge.origin == types_pb2.EDGE_ORIGIN_UNSPECIFIED:
+                    edge.origin = types_pb2.EDGE_ORIGIN_CLIENT
+                if edge.strength == 0:
+                    edge.strength = 1.0
+            out.append(it)
+        missing = [it.claim for it in out if not it.claim.embedding]
+        if missing:
+            vecs = self.embedder.embed([c.text for c in missing])
+            for c, vec in zip(missing, vecs, strict=True):
+                if np.any(vec):
+                    c.embedding = np.asarray(vec, dtype="<f4").tobytes()
+        return out
+
+    def _submit(self, batch: wal_pb2.WalBatch) -> dash_pb2.WriteResponse:
+        pending = _Pending(batch)
+        self._queue.put(pending)
+        return pending.future.result()
+
+    def ingest(
+        self, tenant_id: str, item: types_pb2.ClaimInput, write: dash_pb2.WriteOptions | None = None
+    ) -> dash_pb2.WriteResponse:
+        """Upsert one claim with its evidence and edges."""
+        self._check_write(tenant_id, write)
+        v.check_claim_input("item", item, self.config.limits)
+        batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, [item]))
+        return self._submit(batch)
+
+    def ingest_batch(
+        self,
+        tenant_id: str,
+        items: list[types_pb2.ClaimInput],
+        commit_id: str = "",
+        write: dash_pb2.WriteOptions | None = None,
+    ) -> dash_pb2.WriteResponse:
+        """Upsert many claims atomically; idempotent by commit_id."""
+        self._check_write(tenant_id, write)
+        v.check_batch(tenant_id, items, commit_id, self.config.limits)
+        batch = wal_pb2.WalBatch(tenant_id=tenant_id, commit_id=commit_id)
+        if commit_id:
+            batch.fingerprint = _fingerprint(tenant_id, commit_id, items)
+            replay = self._replayed_commit(tenant_id, commit_id, batch.fingerprint)
+            if replay is not None:
+                return replay
+        batch.upserts.extend(self._resolve_items(tenant_id, items))
+        return self._submit(batch)
+
+    def _replayed_commit(self, tenant_id: str, commit_id: str, fp: bytes) -> dash_pb2.WriteResponse | None:
+        with self.store.read() as txn:
+            found = self.store.get_commit(txn, tenant_id, commit_id)
+        if found is None:
+            return None
+        return _commit_answer(commit_id, fp, found)
+
+    def ingest_document(
+        self, tenant_id: str, document: types_pb2.Document, write: dash_pb2.WriteOptions | None = None
+    ) -> dash_pb2.WriteResponse:
+        """Split a document into sentence claims whose evidence quotes are exact spans of its text."""
+        self._check_write(tenant_id, write)
+        v.check_document(document, self.config.limits)
+        quality = document.source_quality if document.HasField("source_quality") else 0.5
+        items = []
+        for ex in self.extractor.extract(document.doc_id, document.text):
+            claim = types_pb2.Claim(claim_id=ex.claim_id, text=ex.text, entities=list(ex.entities))
+            claim.labels.update(document.labels)
+            claim.labels["doc_id"] = document.doc_id
+            ev = types_pb2.Evidence(
+                evidence_id=ex.evidence_id,
+                claim_id=ex.claim_id,
+                source_id=document.source_id,
+                doc_id=document.doc_id,
+                chunk_id=ex.chunk_id,
+                span_start=ex.span_start,
+                span_end=ex.span_end,
+                quote=ex.quote,
+                stance=types_pb2.STANCE_SUPPORTS,
+                source_quality=quality,
+                extractor=self.extractor.name,
+            )
+            if document.HasField("observed_at"):
+                ev.observed_at.CopyFrom(document.observed_at)
+            items.append(types_pb2.ClaimInput(claim=claim, evidence=[ev]))
+        if not items:
+            raise v.InvalidArgument("document.text", "no sentence could be extracted")
+        if len(items) > self.config.limits.max_batch_items:
+            raise v.ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
+        batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
+        return self._submit(batch)
+
+    def upsert_evidence(
+        self, tenant_id: str, evidence: list[types_pb2.Evidence], write: dash_pb2.WriteOptions | None = None
+    ) -> dash_pb2.WriteResponse:
+        """Upsert evidence rows (by evidence_id) of existing claims."""
+        self._check_write(tenant_id, write)
+        if not evidence:
+            raise v.InvalidArgument("evidence", "must not be empty")
+        if len(evidence) > self.config.limits.max_batch_items:
+            raise v.ResourceExhausted("evidence: too many items")
+        now = _now()
+        rows = []
+        for i, ev in enumerate(evidence):
+            v.check_evidence(f"evidence[{i}]", ev, self.config.limits, None)
+            row = types_pb2.Evidence()
+            row.CopyFrom(ev)
+            if row.stance == types_pb2.STANCE_UNSPECIFIED:
+                row.stance = types_pb2.STANCE_SUPPORTS
+            if not row.HasField("observed_at"):
+                row.observed_at.CopyFrom(now)
+            rows.append(row)
+        return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, evidence=rows))
+
+    def delete_claim(
+        self, tenant_id: str, claim_id: str, write: dash_pb2.WriteOptions | None = None
+    ) -> dash_pb2.WriteResponse:
+        """Delete a claim with its evidence and edges; every index drops it."""
+        self._check_write(tenant_id, write)
+        v.check_id("claim_id", claim_id, self.config.limits.max_id_chars)
+        return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, deletes=[claim_id]))
+
+    def _write_loop(self) -> None:
+        cfg = self.config.wal
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            deadline = time.monotonic() + cfg.batch_max_interval_ms / 1000
+            while len(group) < cfg.batch_max_records:
+                try:
+                    if cfg.fsync == "batch":
+                        nxt = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                    else:
+                        nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                group.append(nxt)
+            with self._write_lock:
+                self._commit_group(group)
+            if self._since_checkpoint >= self.config.checkpoint_every_records and self._failed is None:
+                self.checkpoint()
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        if self._failed is not None:
+            for p in group:
+                p.future.set_exception(Unavailable(f"replica failed closed: {self._failed.message}"))
+            return
+        accepted: list[tuple[_Pending, dash_pb2.WriteResponse]] = []
+        touched = Touched()
+        next_lsn = self.wal.last_lsn + 1
+        txn = self.store.write()
+        try:
+            for p in group:
+                lsn = next_lsn + len(accepted)
+                child = self.store.write(parent=txn)
+                try:
+                    p.batch.response.CopyFrom(self._response_for(p.batch, lsn))
+                    t = apply_batch(self.store, child, p.batch, lsn)
+                except DashError as exc:
+                    child.abort()
+                    p.future.set_exception(exc)
+                    continue
+                child.commit()
+                touched.update(t)
+                accepted.append((p, p.batch.response))
+            if not accepted:
+                txn.abort()
+                return
+            lsns = self.wal.append([(RECORD_BATCH, p.batch.SerializeToString()) for p, _ in accepted])
+            self.wal.sync()
+            self.store.set_applied_lsn(txn, lsns[-1])
+            txn.commit()
+        except WalFailed as exc:
+            txn.abort()
+            self._failed = exc
+            for p, _ in accepted:
+                p.future.set_exception(
+                    Unavailable(f"write not durable, replica failed closed: {exc.message}")
+                )
+            return
+        except BaseException as exc:
+            txn.abort()
+            self._failed = Unavailable(f"unexpected failure in the write path: {exc!r}")
+            log.exception("write path failed; replica fails closed")
+            for p, _ in accepted:
+                if not p.future.done():
+                    p.future.set_exception(self._failed)
+            return
+        self._sync_indexes(touched)
+        self.lexical.commit(lsns[-1])
+        self._since_checkpoint += len(accepted)
+        for p, resp in accepted:
+            p.future.set_result(resp)
+
+    def _response_for(self, batch: wal_pb2.WalBatch, lsn: int) -> dash_pb2.WriteResponse:
+        ids = [it.claim.claim_id for it in batch.upserts] or list(batch.deletes)
+        if not ids:
+            ids = sorted({ev.claim_id for ev in batch.evidence})
+        return dash_pb2.WriteResponse(
+            claim_ids=ids,
+            lsn=lsn,
+            generation=self.wal.generation,
+            shard_id=self.config.shard_id,
+            epoch=self.epoch,
+            commit_id=batch.commit_id,
+            ack_met=dash_pb2.ACK_LEVEL_LEADER,
+            evidence_count=sum(len(it.evidence) for it in batch.upserts) + len(batch.evidence),
+            edge_count=sum(len(it.edges) for it in batch.upserts),
+        )
+
+    # ---- checkpoints -------------------------------------------------------------------------------
+
+    def checkpoint(self) -> int:
+        """Save the vector index at the applied LSN and trim the WAL before it. Returns that LSN."""
+        with self._write_lock:
+            self.store.env.sync(True)
+            with self.store.read() as txn:
+                lsn = self.store.applied_lsn(txn)
+            with self._vector_lock:
+                self.vectors.save(self.path / "vectors", lsn)
+            self.lexical.commit(lsn)
+            self.wal.truncate_before(lsn + 1)
+            self._checkpoint_lsn = lsn
+            self._since_checkpoint = 0
+            return lsn
+
+    # ---- reads -------------------------------------------------------------------------------------
+
+    def retrieve(self, request: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
+        """Ranked claims with citations; see ``planner``."""
+        v.check_retrieve(request, self.config.limits)
+        self._check_known_tenant(request.tenant_id)
+        return self.planner.retrieve(request)
+
+    def get_claim(self, tenant_id: str, claim_id: str) -> dash_pb2.GetClaimResponse:
+        v.check_get_claim(tenant_id, claim_id, self.config.limits)
+        self._check_known_tenant(tenant_id)
+        with self.store.read() as txn:
+            claim = self.store.get_claim(txn, tenant_id, claim_id)
+            if claim is None:
+                raise NotFound(f"claim_id: no claim '{claim_id}' in tenant")
+            claim.ClearField("embedding")
+            return dash_pb2.GetClaimResponse(
+                claim=claim,
+                evidence=self.store.evidence_of(txn, tenant_id, claim_id),
+                edges_out=self.store.edges_out(txn, tenant_id, claim_id),
+                edges_in=self.store.edges_in(txn, tenant_id, claim_id),
+            )
+
+    def stats(self, tenant_id: str = "") -> node_pb2.StatsResponse:
+        with self.store.read() as txn:
+            t = tenant_id or None
+            return node_pb2.StatsResponse(
+                applied_lsn=self.store.applied_lsn(txn),
+                generation=self.wal.generation,
+                claims=self.store.count(txn, "claims", t),
+                evidence=self.store.count(txn, "evidence", t),
+                edges=self.store.count(txn, "edges_out", t),
+                wal_bytes=self.wal.size_bytes(),
+            )
+
+    def close(self) -> None:
+        """Stop the writer (after queued writes), then close the WAL, indexes and state."""
+        if self._closed:
+            return
+        self._queue.put(_STOP)
+        self._writer.join()
+        self._closed = True
+        self.lexical.close()
+        self.wal.close()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lexical_text(claim: types_pb2.Claim) -> str:
+    parts = [claim.text, claim.subject, claim.predicate, claim.object, *claim.entities]
+    return " ".join(p for p in parts if p)
+
+
+def _fingerprint(tenant_id: str, commit_id: str, items: list[types_pb2.ClaimInput]) -> bytes:
+    """sha256 over the batch's full content as the client sent it."""
+    h = hashlib.sha256()
+    h.update(f"{tenant_id}\x00{commit_id}\x00".encode())
+    for item in items:
+        raw = item.SerializeToString(deterministic=True)
+        h.update(len(raw).to_bytes(8, "little"))
+        h.update(raw)
+    return h.digest()
+
+
+def _commit_answer(commit_id: str, fp: bytes, found: tuple[bytes, bytes]) -> dash_pb2.WriteResponse:
+    stored_fp, raw = found
+    if stored_fp != fp:
+        raise v.AlreadyExists(f"commit_id: '{commit_id}' was already used for a batch with other content")
+    resp = dash_pb2.WriteResponse.FromString(raw)
+    resp.replayed = True
+    return resp

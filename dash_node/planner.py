@@ -1,0 +1,344 @@
+"""Shard-local retrieval planner.
+
+prefilter (tenant, labels, entities) -> candidates: BM25 top-M + ANN top-N + entity fetch (union)
+-> valid-time / transaction-time filter -> features -> composite ranking -> top-k with citations.
+
+Scores are built from per-claim quantities that mean the same on every shard (cosine similarity, a
+saturated BM25, evidence masses), so a router can merge shard answers on them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_node.validation import ts_key
+
+if TYPE_CHECKING:
+    from dash_node.engine import Engine
+
+_CONTRA = types_pb2.RELATION_CONTRADICTS
+_SUPPORT = types_pb2.RELATION_SUPPORTS
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    """Weights of the composite score; every result reports each weighted component."""
+
+    semantic: float = 0.45
+    lexical: float = 0.25
+    support: float = 0.10
+    contradiction_risk: float = 0.10  # subtracted
+    temporal: float = 0.05
+    source_quality: float = 0.05
+    confidence: float = 0.05
+    fusion: float = 0.0  # reciprocal-rank fusion, off by default (not comparable across shards)
+    bm25_saturation: float = 8.0  # lexical = bm25 / (bm25 + this)
+    candidate_multiplier: int = 4
+    min_candidates: int = 50
+
+
+@dataclass
+class _Candidate:
+    docno: int
+    claim: types_pb2.Claim
+    semantic: float = 0.0
+    bm25: float = 0.0
+    rrf: float = 0.0
+
+
+class Planner:
+    """Runs RetrieveRequests against one engine's state and indexes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.w = engine.config.ranking
+
+    def retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
+        eng, tenant = self.engine, req.tenant_id
+        k = req.top_k or 10
+        resp = dash_pb2.RetrieveResponse()
+        resp.served_at.GetCurrentTime()
+        stages: list[tuple[str, int, float]] = []
+        clock = time.perf_counter()
+
+        def stage(name: str, n: int) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            stages.append((name, n, (now - clock) * 1000))
+            clock = now
+
+        with eng.store.read() as txn:
+            dim = eng.store.tenant_dim(txn, tenant)
+            if dim is None:
+                return resp  # the tenant has no data here
+            allowed = self._prefilter(txn, req)
+            stage("prefilter", -1 if allowed is None else len(allowed))
+            m = max(self.w.min_candidates, self.w.candidate_multiplier * k)
+            found: dict[int, _Candidate] = {}
+
+            lex_hits = []
+            if req.query.strip():
+                lex_hits = eng.lexical.search(tenant, req.query, m, allowed)
+            for rank, (docno, score) in enumerate(lex_hits):
+                c = self._candidate(txn, tenant, found, docno)
+                if c is not None:
+                    c.bm25 = score
+                    c.rrf += 1 / (60 + rank)
+            stage("bm25", len(lex_hits))
+
+            qvec = self._query_vector(req, dim)
+            ann_n = 0
+            if qvec is not None:
+                with eng._vector_lock:
+                    tv = eng.vectors.tenant(tenant)
+                    if tv is not None and len(tv):
+                        allowed_arr = None if allowed is None else np.fromiter(allowed, dtype=np.uint64)
+                        keys, sims = tv.search(qvec, m, allowed_arr)
+                    else:
+                        keys, sims = np.empty(0, np.uint64), np.empty(0, np.float32)
+                ann_n = len(keys)
+                for rank, (docno, sim) in enumerate(zip(keys.tolist(), sims.tolist(), strict=True)):
+                    c = self._candidate(txn, tenant, found, int(docno))
+                    if c is not None:
+                        c.semantic = float(sim)
+                        c.rrf += 1 / (60 + rank)
+            stage("ann", ann_n)
+
+            ent_n = 0
+            for entity in req.entity_filter:
+                for cid in eng.store.claims_with_entity(txn, tenant, entity)[:m]:
+                    docno = eng.store.docno(txn, tenant, cid)
+                    if docno is not None and self._candidate(txn, tenant, found, docno) is not None:
+                        ent_n += 1
+            stage("entity_fetch", ent_n)
+
+            cands = [c for c in found.values() if self._time_ok(c.claim, req)]
+            stage("time_filter", len(cands))
+            if qvec is not None:
+                for c in cands:
+                    if c.semantic == 0.0 and len(c.claim.embedding) == 4 * len(qvec):
+                        c.semantic = float(np.dot(np.frombuffer(c.claim.embedding, "<f4"), qvec))
+            scored = [self._score(txn, tenant, c, req) for c in cands]
+            scored.sort(key=lambda r: (-r.score, r.claim.claim_id))
+            stage("rank", len(scored))
+            results, dropped = self._apply_stance_mode(scored, req.stance_mode, k)
+            for r in results:
+                self._hydrate(txn, tenant, r)
+                r.claim.ClearField("embedding")
+            stage("hydrate", len(results))
+        resp.results.extend(results)
+        resp.dropped_by_stance = dropped
+        if eng.config.shard_id:
+            resp.shards_answered.append(eng.config.shard_id)
+        if req.explain:
+            for name, n, ms in stages:
+                resp.explain.add(stage=name, candidates=n, millis=ms, shard_id=eng.config.shard_id)
+        return resp
+
+    # ---- stages ------------------------------------------------------------------------------------
+
+    def _prefilter(self, txn, req: dash_pb2.RetrieveRequest) -> set[int] | None:
+        """Docnos allowed by label (all must match) and entity (any may match) filters; None = all."""
+        store, tenant = self.engine.store, req.tenant_id
+        ids: set[str] | None = None
+        for lk, lv in sorted(req.label_filter.items()):
+            got = set(store.claims_with_label(txn, tenant, lk, lv))
+            ids = got if ids is None else ids & got
+        if req.entity_filter:
+            got = set()
+            for entity in req.entity_filter:
+                got |= set(store.claims_with_entity(txn, tenant, entity))
+            ids = got if ids is None else ids & got
+        if ids is None:
+            return None
+        docnos = (store.docno(txn, tenant, cid) for cid in ids)
+        return {d for d in docnos if d is not None}
+
+    def _query_vector(self, req: dash_pb2.RetrieveRequest, dim: int) -> np.ndarray | None:
+        if req.query_embedding:
+            vec = np.frombuffer(req.query_embedding, dtype="<f4").astype(np.float32)
+        elif dim in (0, self.engine.embedder.dim) and req.query.strip():
+            vec = np.asarray(self.engine.embedder.embed([req.query])[0], dtype=np.float32)
+        else:
+            return None  # the tenant uses client vectors of another dimension: lexical only
+        if dim and len(vec) != dim:
+            from dash_node.errors import InvalidArgument
+
+            raise InvalidArgument(
+                "query_embedding", f"dimension {len(vec)} does not match the tenant's {dim}"
+            )
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 else None
+
+    def _candidate(self, txn, tenant: str, found: dict[int, _Candidate], docno: int) -> _Candidate | None:
+        if docno in found:
+            return found[docno]
+        owner = self.engine.store.claim_of_docno(txn, docno)
+        if owner is None or owner[0] != tenant:
+            return None  # deleted since the index answered (or, defensively, not this tenant's)
+        claim = self.engine.store.get_claim(txn, *owner)
+        if claim is None:
+            return None
+        found[docno] = _Candidate(docno, claim)
+        return found[docno]
+
+    @staticmethod
+    def _time_ok(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> bool:
+        lo = ts_key(claim.valid_from) if claim.HasField("valid_from") else -math.inf
+        hi = ts_key(claim.valid_to) if claim.HasField("valid_to") else math.inf
+        if req.HasField("as_of"):
+            t = ts_key(req.as_of)
+            if not lo <= t < hi:
+                return False
+        if req.HasField("valid_window"):
+            w = req.valid_window
+            start = ts_key(w.start) if w.HasField("start") else -math.inf
+            end = ts_key(w.end) if w.HasField("end") else math.inf
+            if not (lo < end and start < hi):
+                return False
+        if req.HasField("as_known_at"):
+            known = ts_key(req.as_known_at)
+            if claim.HasField("recorded_at") and ts_key(claim.recorded_at) > known:
+                return False
+            if claim.HasField("superseded_at") and ts_key(claim.superseded_at) <= known:
+                return False
+        return True
+
+    def _score(
+        self, txn, tenant: str, c: _Candidate, req: dash_pb2.RetrieveRequest
+    ) -> dash_pb2.RetrievedClaim:
+        store, w = self.engine.store, self.w
+        evidence = store.evidence_of(txn, tenant, c.claim.claim_id)
+        sq = [ev.source_quality if ev.HasField("source_quality") else 0.5 for ev in evidence]
+        support_mass = sum(
+            q for ev, q in zip(evidence, sq, strict=True) if ev.stance != types_pb2.STANCE_CONTRADICTS
+        )
+        contra_mass = sum(
+            q for ev, q in zip(evidence, sq, strict=True) if ev.stance == types_pb2.STANCE_CONTRADICTS
+        )
+        for edge in store.edges_in(txn, tenant, c.claim.claim_id):
+            if edge.relation == _SUPPORT:
+                support_mass += edge.strength
+            elif edge.relation == _CONTRA:
+                contra_mass += edge.strength
+        for edge in store.edges_out(txn, tenant, c.claim.claim_id):
+            if edge.relation == _CONTRA:  # a contradiction puts both claims at risk
+                contra_mass += edge.strength
+        support = 1 - math.exp(-support_mass)
+        risk = contra_mass / (support_mass + contra_mass) if contra_mass > 0 else 0.0
+        temporal = self._temporal(c.claim, req)
+        quality = sum(sq) / len(sq) if sq else 0.5
+        confidence = c.claim.confidence if c.claim.HasField("confidence") else 1.0
+        lexical = c.bm25 / (c.bm25 + w.bm25_saturation) if c.bm25 > 0 else 0.0
+        b = dash_pb2.ScoreBreakdown(
+            semantic=w.semantic * max(c.semantic, 0.0),
+            lexical=w.lexical * lexical,
+            support=w.support * support,
+            contradiction_risk=w.contradiction_risk * risk,
+            temporal=w.temporal * temporal,
+            source_quality=w.source_quality * quality,
+            confidence=w.confidence * confidence,
+            fusion=w.fusion * c.rrf,
+        )
+        b.total = (
+            b.semantic
+            + b.lexical
+            + b.support
+            - b.contradiction_risk
+            + b.temporal
+            + b.source_quality
+            + b.confidence
+            + b.fusion
+        )
+        r = dash_pb2.RetrievedClaim(
+            claim=c.claim,
+            score=b.total,
+            breakdown=b,
+            contradiction_risk=risk,
+            shard_id=self.engine.config.shard_id,
+        )
+        r.dominant_stance = (
+            types_pb2.STANCE_CONTRADICTS
+            if contra_mass > support_mass
+            else types_pb2.STANCE_SUPPORTS
+            if support_mass > 0
+            else types_pb2.STANCE_NEUTRAL
+        )
+        return r
+
+    @staticmethod
+    def _temporal(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> float:
+        """1 for a claim valid at the asked instant (or now), 0.5 for untimed, 0.25 for expired."""
+        if not claim.HasField("valid_from") and not claim.HasField("valid_to"):
+            return 0.5
+        if req.HasField("as_of"):
+            return 1.0
+        if claim.HasField("valid_to") and ts_key(claim.valid_to) <= time.time_ns():
+            return 0.25
+        return 1.0
+
+    @staticmethod
+    def _apply_stance_mode(
+        scored: list[dash_pb2.RetrievedClaim], mode: int, k: int
+    ) -> tuple[list[dash_pb2.RetrievedClaim], int]:
+        if mode == dash_pb2.STANCE_MODE_SUPPORT_ONLY:
+            top, dropped = [], 0
+            for r in scored:
+                if len(top) == k:
+                    break
+                if r.dominant_stance == types_pb2.STANCE_CONTRADICTS:
+                    dropped += 1
+                else:
+                    top.append(r)
+            return top, dropped
+        top = scored[:k]
+        if mode == dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST:
+            top.sort(key=lambda r: (-(r.contradiction_risk > 0), -r.score, r.claim.claim_id))
+        return top, 0
+
+    def _hydrate(self, txn, tenant: str, r: dash_pb2.RetrievedClaim) -> None:
+        """Citations of the result, and the claims related to it by support/contradiction edges."""
+        store = self.engine.store
+        cid = r.claim.claim_id
+        for ev in store.evidence_of(txn, tenant, cid):
+            cit = _citation(ev)
+            if ev.stance == types_pb2.STANCE_CONTRADICTS:
+                r.contradicting_citations.append(cit)
+            else:
+                r.citations.append(cit)
+        related = [(e, e.from_claim_id) for e in store.edges_in(txn, tenant, cid)]
+        related += [(e, e.to_claim_id) for e in store.edges_out(txn, tenant, cid)]
+        for edge, other_id in related:
+            if edge.relation not in (_CONTRA, _SUPPORT):
+                continue
+            other = store.get_claim(txn, tenant, other_id)
+            rc = dash_pb2.RelatedClaim(
+                claim_id=other_id,
+                text=other.text if other else "",
+                relation=edge.relation,
+                strength=edge.strength,
+                reason_codes=list(edge.reason_codes),
+                origin=edge.origin,
+                citations=[_citation(ev) for ev in store.evidence_of(txn, tenant, other_id)],
+            )
+            (r.contradicting if edge.relation == _CONTRA else r.supporting).append(rc)
+
+
+def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
+    return types_pb2.Citation(
+        evidence_id=ev.evidence_id,
+        source_id=ev.source_id,
+        doc_id=ev.doc_id,
+        chunk_id=ev.chunk_id,
+        span_start=ev.span_start,
+        span_end=ev.span_end,
+        quote=ev.quote,
+        stance=ev.stance,
+        source_quality=ev.source_quality if ev.HasField("source_quality") else 0.5,
+    )
