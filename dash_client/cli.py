@@ -119,10 +119,10 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_node_serve(args: argparse.Namespace) -> int:
+def cmd_node_serve(argv: list[str]) -> int:
     from dash_node.server import main  # imported here so client-only commands stay light
 
-    return main(args.rest)
+    return main(argv)
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:
@@ -137,11 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     node = sub.add_parser("node", help="run a shard node").add_subparsers(dest="node_command", required=True)
-    serve = node.add_parser(
+    node.add_parser(
         "serve", help="serve one shard replica over gRPC (see: dash node serve --help)", add_help=False
     )
-    serve.add_argument("rest", nargs=argparse.REMAINDER)
-    serve.set_defaults(func=cmd_node_serve)
 
     ing = sub.add_parser("ingest", help="ingest claims from a JSONL file (format in the README)")
     ing.add_argument("file")
@@ -175,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["node", "serve"]:  # the node parses its own flags
+        return cmd_node_serve(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

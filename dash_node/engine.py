@@ -31,7 +31,17 @@ from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2, wal_pb2
 from dash_node import validation as v
 from dash_node.apply import Touched, apply_batch
 from dash_node.embedding import Embedder, default_embedder
-from dash_node.errors import DashError, NotFound, StaleEpoch, Unavailable, WalCorruption, WalFailed
+from dash_node.errors import (
+    AlreadyExists,
+    DashError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    StaleEpoch,
+    Unavailable,
+    WalCorruption,
+    WalFailed,
+)
 from dash_node.extract import Extractor, SentenceExtractor
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
@@ -62,7 +72,7 @@ class EngineConfig:
     def validate(self) -> None:
         self.wal.validate()
         if self.checkpoint_every_records < 1:
-            raise v.InvalidArgument("checkpoint_every_records", "must be >= 1")
+            raise InvalidArgument("checkpoint_every_records", "must be >= 1")
 
 
 @dataclass
@@ -101,11 +111,13 @@ class Engine:
         self._closed = False
         self.wal = Wal(self.path / "wal", self.config.wal)
         self.store = Store(self.path / "state", self.config.store)
-        self.lexical = LexicalIndex(self.path / "lexical")
+        self.lexical, lexical_lsn = LexicalIndex.load(self.path / "lexical")
         self.vectors, vector_lsn = VectorStore.load(self.path / "vectors", self.config.vector)
-        self._vector_lock = threading.Lock()
-        self.recovery = self._recover(vector_lsn)
-        self._since_checkpoint = self.wal.last_lsn - self._checkpoint_lsn
+        # Held by the writer while it changes the indexes and by readers while they search them.
+        self.index_lock = threading.Lock()
+        index_lsn = min(vector_lsn, lexical_lsn)
+        self.recovery = self._recover(index_lsn)
+        self._since_checkpoint = self.wal.last_lsn - index_lsn  # records a restart would re-index
         self.planner = Planner(self)
         self._queue: queue.Queue = queue.Queue()
         self._write_lock = threading.Lock()
@@ -114,8 +126,9 @@ class Engine:
 
     # ---- recovery ----------------------------------------------------------------------------------
 
-    def _recover(self, vector_lsn: int) -> dict:
-        """Replay the WAL tail into LMDB, then bring both indexes up to the applied LSN."""
+    def _recover(self, index_lsn: int) -> dict:
+        """Replay the WAL tail into LMDB, then bring both indexes (snapshotted at ``index_lsn``) up to
+        the applied LSN."""
         started = time.perf_counter()
         with self.store.read() as txn:
             applied = self.store.applied_lsn(txn)
@@ -123,7 +136,6 @@ class Engine:
             raise WalCorruption(
                 f"state is at LSN {applied} but the WAL ends at {self.wal.last_lsn}: the WAL lost records"
             )
-        self._checkpoint_lsn = max(self.wal.first_lsn() - 1, 0) if self.wal.first_lsn() else applied
         replayed = 0
         for rec in self.wal.replay(after_lsn=applied):
             batch = wal_pb2.WalBatch.FromString(rec.payload)
@@ -134,28 +146,24 @@ class Engine:
                     raise WalCorruption(f"WAL record {rec.lsn} does not replay: {exc.message}") from exc
                 self.store.set_applied_lsn(txn, rec.lsn)
             replayed += 1
-        lexical_lsn = self.lexical.lsn
-        index_from = min(vector_lsn, lexical_lsn)
-        rebuilt_vectors = False
-        if self.wal.first_lsn() and index_from + 1 < self.wal.first_lsn():
-            # The WAL no longer covers what the indexes miss: rebuild them from the state.
+        rebuilt = False
+        if index_lsn < self.wal.last_lsn and self.wal.first_lsn() > index_lsn + 1:
+            # The WAL no longer covers what the index snapshots miss: rebuild them from the state.
             self._rebuild_indexes()
-            rebuilt_vectors = True
+            rebuilt = True
         else:
             touched = Touched()
-            for rec in self.wal.replay(after_lsn=index_from):
+            for rec in self.wal.replay(after_lsn=index_lsn):
                 batch = wal_pb2.WalBatch.FromString(rec.payload)
                 touched.claims |= {(batch.tenant_id, it.claim.claim_id) for it in batch.upserts}
                 touched.claims |= {(batch.tenant_id, cid) for cid in batch.deletes}
-            self._sync_indexes(touched, lexical=lexical_lsn < self.wal.last_lsn, vector=True)
-            self.lexical.commit(self.wal.last_lsn)
+            self._sync_indexes(touched)
         report = {
             "applied_lsn_before": applied,
             "replayed_records": replayed,
             "wal_last_lsn": self.wal.last_lsn,
-            "vector_index_lsn": vector_lsn,
-            "lexical_index_lsn": lexical_lsn,
-            "rebuilt_indexes": rebuilt_vectors,
+            "index_snapshot_lsn": index_lsn,
+            "rebuilt_indexes": rebuilt,
             "wal_dropped_bytes": self.wal.recovery.dropped_bytes,
             "wal_drop_reason": self.wal.recovery.reason,
             "seconds": time.perf_counter() - started,
@@ -168,14 +176,14 @@ class Engine:
 
     def _rebuild_indexes(self) -> None:
         self.vectors = VectorStore(self.config.vector)
+        self.lexical = LexicalIndex()
         touched = Touched()
         with self.store.read() as txn:
             for tenant in self.store.tenants(txn):
                 touched.claims |= {(tenant, c.claim_id) for c in self.store.iter_claims(txn, tenant)}
-        self._sync_indexes(touched, lexical=True, vector=True)
-        self.lexical.commit(self.wal.last_lsn)
+        self._sync_indexes(touched)
 
-    def _sync_indexes(self, touched: Touched, lexical: bool = True, vector: bool = True) -> None:
+    def _sync_indexes(self, touched: Touched) -> None:
         """Make the index entries of the touched claims equal to their current state."""
         if not touched.claims:
             return
@@ -190,25 +198,23 @@ class Engine:
                         removals.setdefault(tenant, []).append(docno)
                     continue
                 upserts.setdefault(tenant, []).append((self.store.docno(txn, tenant, cid), claim))
-        if lexical:
+        with self.index_lock:
             for docnos in removals.values():
                 self.lexical.remove(docnos)
             for tenant, rows in upserts.items():
                 self.lexical.upsert(tenant, [(d, _lexical_text(c)) for d, c in rows])
-        if vector:
-            with self._vector_lock:
-                for tenant, docnos in removals.items():
-                    tv = self.vectors.tenant(tenant)
-                    if tv is not None:
-                        tv.remove(np.asarray(docnos, dtype=np.uint64))
-                for tenant, rows in upserts.items():
-                    with_vec = [(d, c) for d, c in rows if c.embedding]
-                    if not with_vec:
-                        continue
-                    dim = len(with_vec[0][1].embedding) // 4
-                    keys = np.asarray([d for d, _ in with_vec], dtype=np.uint64)
-                    mat = np.vstack([np.frombuffer(c.embedding, dtype="<f4") for _, c in with_vec])
-                    self.vectors.ensure(tenant, dim).upsert(keys, mat)
+            for tenant, docnos in removals.items():
+                tv = self.vectors.tenant(tenant)
+                if tv is not None:
+                    tv.remove(np.asarray(docnos, dtype=np.uint64))
+            for tenant, rows in upserts.items():
+                with_vec = [(d, c) for d, c in rows if c.embedding]
+                if not with_vec:
+                    continue
+                dim = len(with_vec[0][1].embedding) // 4
+                keys = np.asarray([d for d, _ in with_vec], dtype=np.uint64)
+                mat = np.vstack([np.frombuffer(c.embedding, dtype="<f4") for _, c in with_vec])
+                self.vectors.ensure(tenant, dim).upsert(keys, mat)
 
     # ---- write path --------------------------------------------------------------------------------
 
@@ -330,9 +336,9 @@ class Engine:
                 ev.observed_at.CopyFrom(document.observed_at)
             items.append(types_pb2.ClaimInput(claim=claim, evidence=[ev]))
         if not items:
-            raise v.InvalidArgument("document.text", "no sentence could be extracted")
+            raise InvalidArgument("document.text", "no sentence could be extracted")
         if len(items) > self.config.limits.max_batch_items:
-            raise v.ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
+            raise ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
         return self._submit(batch)
 
@@ -342,9 +348,9 @@ class Engine:
         """Upsert evidence rows (by evidence_id) of existing claims."""
         self._check_write(tenant_id, write)
         if not evidence:
-            raise v.InvalidArgument("evidence", "must not be empty")
+            raise InvalidArgument("evidence", "must not be empty")
         if len(evidence) > self.config.limits.max_batch_items:
-            raise v.ResourceExhausted("evidence: too many items")
+            raise ResourceExhausted("evidence: too many items")
         now = _now()
         rows = []
         for i, ev in enumerate(evidence):
@@ -403,6 +409,14 @@ class Engine:
         try:
             for p in group:
                 lsn = next_lsn + len(accepted)
+                if p.batch.commit_id:  # a twin of this commit may have landed since it was queued
+                    found = self.store.get_commit(txn, p.batch.tenant_id, p.batch.commit_id)
+                    if found is not None:
+                        try:
+                            p.future.set_result(_commit_answer(p.batch.commit_id, p.batch.fingerprint, found))
+                        except DashError as exc:
+                            p.future.set_exception(exc)
+                        continue
                 child = self.store.write(parent=txn)
                 try:
                     p.batch.response.CopyFrom(self._response_for(p.batch, lsn))
@@ -438,7 +452,6 @@ class Engine:
                     p.future.set_exception(self._failed)
             return
         self._sync_indexes(touched)
-        self.lexical.commit(lsns[-1])
         self._since_checkpoint += len(accepted)
         for p, resp in accepted:
             p.future.set_result(resp)
@@ -462,16 +475,15 @@ class Engine:
     # ---- checkpoints -------------------------------------------------------------------------------
 
     def checkpoint(self) -> int:
-        """Save the vector index at the applied LSN and trim the WAL before it. Returns that LSN."""
+        """Snapshot both indexes at the applied LSN and trim the WAL before it. Returns that LSN."""
         with self._write_lock:
             self.store.env.sync(True)
             with self.store.read() as txn:
                 lsn = self.store.applied_lsn(txn)
-            with self._vector_lock:
+            with self.index_lock:
                 self.vectors.save(self.path / "vectors", lsn)
-            self.lexical.commit(lsn)
+                self.lexical.save(self.path / "lexical", lsn)
             self.wal.truncate_before(lsn + 1)
-            self._checkpoint_lsn = lsn
             self._since_checkpoint = 0
             return lsn
 
@@ -517,7 +529,6 @@ class Engine:
         self._queue.put(_STOP)
         self._writer.join()
         self._closed = True
-        self.lexical.close()
         self.wal.close()
         self.store.close()
 
@@ -547,7 +558,7 @@ def _fingerprint(tenant_id: str, commit_id: str, items: list[types_pb2.ClaimInpu
 def _commit_answer(commit_id: str, fp: bytes, found: tuple[bytes, bytes]) -> dash_pb2.WriteResponse:
     stored_fp, raw = found
     if stored_fp != fp:
-        raise v.AlreadyExists(f"commit_id: '{commit_id}' was already used for a batch with other content")
+        raise AlreadyExists(f"commit_id: '{commit_id}' was already used for a batch with other content")
     resp = dash_pb2.WriteResponse.FromString(raw)
     resp.replayed = True
     return resp

@@ -84,7 +84,8 @@ class Planner:
 
             lex_hits = []
             if req.query.strip():
-                lex_hits = eng.lexical.search(tenant, req.query, m, allowed)
+                with eng.index_lock:
+                    lex_hits = eng.lexical.search(tenant, req.query, m, allowed)
             for rank, (docno, score) in enumerate(lex_hits):
                 c = self._candidate(txn, tenant, found, docno)
                 if c is not None:
@@ -95,7 +96,7 @@ class Planner:
             qvec = self._query_vector(req, dim)
             ann_n = 0
             if qvec is not None:
-                with eng._vector_lock:
+                with eng.index_lock:
                     tv = eng.vectors.tenant(tenant)
                     if tv is not None and len(tv):
                         allowed_arr = None if allowed is None else np.fromiter(allowed, dtype=np.uint64)

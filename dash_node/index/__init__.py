@@ -1,0 +1,1 @@
+"""Per-replica search indexes: HNSW vectors (usearch) and BM25 text (tantivy), both keyed by engine docnos."""

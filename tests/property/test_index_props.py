@@ -1,0 +1,119 @@
+"""Property: whatever the upsert/remove history, a tenant's search returns only (and, lexically, exactly)
+that tenant's live keys."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dash_node.index.lexical import LexicalIndex
+from dash_node.index.vector import VectorConfig, VectorStore
+
+TENANTS = ["a", "b", "ç/ü"]
+DIM = 8
+WORDS = ["apple", "pear", "plum", "fig", "the", "and", "kiwi", "lime"]
+
+_b = np.random.default_rng(5)
+_BASIS = np.linalg.qr(_b.normal(size=(DIM, 4)))[0].T
+_CENTS = _b.normal(size=(4, 4)) * 3
+
+
+def vec(seed: int) -> np.ndarray:
+    """Clustered, embedding-like vectors (4 centroids in a rank-4 subspace) — never i.i.d. noise."""
+    rng = np.random.default_rng(seed)
+    x = (_CENTS[seed % 4] + rng.normal(size=4)) @ _BASIS + rng.normal(scale=0.05, size=DIM)
+    return (x / np.linalg.norm(x)).astype(np.float32)
+
+
+# docnos are unique per replica: docno d always belongs to tenant d % 3
+op = st.tuples(
+    st.sampled_from(["upsert", "remove"]),
+    st.lists(st.integers(0, 59), min_size=1, max_size=8),
+    st.integers(0, 10_000),
+)
+ops = st.lists(op, min_size=1, max_size=25)
+
+
+def _live_after(history: list[tuple[str, list[int], int]]) -> dict[str, set[int]]:
+    live: dict[str, set[int]] = {t: set() for t in TENANTS}
+    for kind, docs, _ in history:
+        for d in docs:
+            (live[TENANTS[d % 3]].add if kind == "upsert" else live[TENANTS[d % 3]].discard)(d)
+    return live
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=ops,
+    qseed=st.integers(0, 1000),
+    allowed=st.sets(st.integers(0, 59)),
+    exact_below=st.sampled_from([0, 64]),  # 0 forces the HNSW over-fetch path, 64 the exact path
+)
+def test_vector_results_subset_of_tenant_live_keys(
+    history: list[tuple[str, list[int], int]], qseed: int, allowed: set[int], exact_below: int
+) -> None:
+    store = VectorStore(VectorConfig(exact_below=exact_below))
+    for kind, docs, seed in history:
+        for tenant in TENANTS:
+            mine = np.array([d for d in docs if TENANTS[d % 3] == tenant], dtype=np.uint64)
+            if len(mine) == 0:
+                continue
+            if kind == "upsert":
+                store.ensure(tenant, DIM).upsert(mine, np.stack([vec(seed + int(d)) for d in mine]))
+            elif (t := store.tenant(tenant)) is not None:
+                t.remove(mine)
+    live = _live_after(history)
+    for tenant in TENANTS:
+        t = store.tenant(tenant)
+        if t is None:
+            assert not live[tenant]
+            continue
+        assert set(t.keys().tolist()) == live[tenant]
+        got, _ = t.search(vec(qseed), 100)
+        assert set(got.tolist()) <= live[tenant]
+        got_f, _ = t.search(vec(qseed), 5, allowed=np.array(sorted(allowed), dtype=np.uint64))
+        assert set(got_f.tolist()) <= live[tenant] & allowed
+        assert len(got_f) == min(5, len(live[tenant] & allowed))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=ops,
+    query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
+    allowed=st.sets(st.integers(0, 59)),
+    snapshot_at=st.integers(0, 25),
+)
+def test_lexical_matches_exactly_the_live_docs_with_a_query_word(
+    history: list[tuple[str, list[int], int]], query: list[str], allowed: set[int], snapshot_at: int
+) -> None:
+    ix = LexicalIndex()
+    text: dict[int, set[str]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (kind, docs, seed) in enumerate(history):
+            if kind == "upsert":
+                for tenant in TENANTS:
+                    mine = [
+                        (d, [WORDS[(seed + d + j) % len(WORDS)] for j in range(3)])
+                        for d in docs
+                        if TENANTS[d % 3] == tenant
+                    ]
+                    if mine:
+                        ix.upsert(tenant, [(d, " ".join(words)) for d, words in mine])
+                        text.update({d: set(words) for d, words in mine})
+            else:
+                ix.remove(docs)
+            if i == snapshot_at:  # a snapshot round trip in the middle of the history changes nothing
+                ix.save(Path(tmp) / "lex", lsn=i)
+                ix, _ = LexicalIndex.load(Path(tmp) / "lex")
+    live = _live_after(history)
+    wanted = set(query) - {"the", "and"}  # stopwords never match
+    for tenant in TENANTS:
+        expected = {d for d in live[tenant] if text[d] & wanted}
+        got = {d for d, _ in ix.search(tenant, " ".join(query), 100)}
+        assert got == expected
+        got_f = {d for d, _ in ix.search(tenant, " ".join(query), 100, allowed=allowed)}
+        assert got_f == expected & allowed

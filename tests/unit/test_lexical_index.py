@@ -1,0 +1,107 @@
+"""Lexical index: BM25 sanity, per-tenant statistics and isolation, replace/remove, snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dash_node.errors import WalCorruption
+from dash_node.index.lexical import LexicalIndex
+
+
+def docnos(hits: list[tuple[int, float]]) -> list[int]:
+    return [d for d, _ in hits]
+
+
+def test_bm25_ranking_sanity() -> None:
+    ix = LexicalIndex()
+    ix.upsert(
+        "t",
+        [
+            (1, "The invoice was paid by the customer in March."),
+            (2, "Invoice invoice invoice: overdue invoices are escalated."),
+            (3, "The weather in March was mild."),
+            (4, "Customers asked about shipping times."),
+        ],
+    )
+    hits = ix.search("t", "invoices", 10)
+    assert docnos(hits) == [2, 1]  # stemming matches invoice/invoices; higher tf ranks first
+    assert hits[0][1] > hits[1][1] > 0
+    assert docnos(ix.search("t", "paid customer", 10))[0] == 1
+    assert set(docnos(ix.search("t", "march", 10))) == {1, 3}
+    assert ix.search("t", "the was in by", 10) == []  # stopword-only
+    assert ix.search("t", "invoice", 0) == []
+
+
+def test_tenant_isolation_and_per_tenant_statistics() -> None:
+    ix = LexicalIndex()
+    ix.upsert("alice", [(1, "secret project apollo"), (2, "apollo budget")])
+    ix.upsert("bob", [(3, "apollo launch schedule")])
+    assert set(docnos(ix.search("alice", "apollo", 10))) == {1, 2}
+    assert docnos(ix.search("bob", "apollo", 10)) == [3]
+    assert ix.search("carol", "apollo", 10) == []
+    assert ix.search("bob", "apollo", 10, allowed={1, 2}) == []
+    # Another tenant's text must not move bob's scores.
+    before = ix.search("bob", "apollo launch", 10)
+    ix.upsert("alice", [(10 + i, "launch launch apollo") for i in range(50)])
+    assert ix.search("bob", "apollo launch", 10) == before
+
+
+def test_upsert_replaces_text_and_is_idempotent() -> None:
+    ix = LexicalIndex()
+    ix.upsert("t", [(7, "red apples")])
+    ix.upsert("t", [(7, "green pears")])
+    ix.upsert("t", [(7, "green pears")])  # replay
+    assert ix.search("t", "apples", 10) == []
+    assert docnos(ix.search("t", "pears", 10)) == [7]
+    ix.upsert("t", [(8, "one"), (8, "two")])  # duplicate in a batch: last wins
+    assert ix.search("t", "one", 10) == [] and docnos(ix.search("t", "two", 10)) == [8]
+    assert len(ix) == 2
+
+
+def test_remove_then_reinsert_same_docno() -> None:
+    ix = LexicalIndex()
+    ix.upsert("t", [(1, "alpha beta"), (2, "alpha gamma"), (3, "alpha")])
+    ix.remove([2, 1, 424242])
+    assert docnos(ix.search("t", "alpha", 10)) == [3]
+    ix.upsert("t", [(1, "delta")])  # the old "alpha beta" postings of docno 1 must stay dead
+    assert docnos(ix.search("t", "alpha", 10)) == [3]
+    assert docnos(ix.search("t", "delta", 10)) == [1]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"unbalanced', "title:foo", "(a OR b", "AND", "*", "-", "ünïcødé ✓ 東京", "", "   ", "a" * 5000, "\x00"],
+)
+def test_hostile_queries_never_raise(query: str) -> None:
+    ix = LexicalIndex()
+    ix.upsert("t", [(1, "ünïcødé text about 東京 and foo")])
+    assert isinstance(ix.search("t", query, 5), list)
+
+
+def test_snapshot_round_trip_and_checksum(tmp_path: Path) -> None:
+    ix = LexicalIndex()
+    ix.upsert("a", [(1, "alpha beta"), (2, "beta gamma"), (3, "gone")])
+    ix.upsert("b€", [(4, "alpha")])
+    ix.remove([3])
+    ix.save(tmp_path / "lex", lsn=9)
+    again, lsn = LexicalIndex.load(tmp_path / "lex")
+    assert lsn == 9
+    for tenant, q in [("a", "beta"), ("a", "alpha"), ("b€", "alpha"), ("a", "gone")]:
+        assert again.search(tenant, q, 10) == ix.search(tenant, q, 10)
+    again.upsert("a", [(2, "replaced")])  # a loaded index keeps working
+    assert docnos(again.search("a", "beta", 10)) == [1]
+    manifest = json.loads((tmp_path / "lex" / "manifest.json").read_text())
+    name = manifest["meta"]["tenants"]["a"]["file"]
+    with (tmp_path / "lex" / name).open("r+b") as f:
+        f.seek(40)
+        f.write(b"\xff")
+    with pytest.raises(WalCorruption):
+        LexicalIndex.load(tmp_path / "lex")
+
+
+def test_missing_snapshot_is_empty(tmp_path: Path) -> None:
+    ix, lsn = LexicalIndex.load(tmp_path / "none")
+    assert lsn == 0 and len(ix) == 0

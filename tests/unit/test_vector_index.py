@@ -1,0 +1,158 @@
+"""Vector index: upsert/replace/remove, tenant isolation, exact prefilters, atomic snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dash_node.errors import InvalidArgument, WalCorruption
+from dash_node.index.vector import TenantVectors, VectorConfig, VectorStore
+
+DIM = 32
+
+
+def clustered(n: int, seed: int, dim: int = DIM) -> np.ndarray:
+    """Embedding-like data: 8 centroids in a rank-12 subspace plus spread and noise (never i.i.d.)."""
+    b = np.random.default_rng(99)
+    basis = np.linalg.qr(b.normal(size=(dim, 12)))[0].T
+    cents = b.normal(size=(8, 12)) * 3
+    rng = np.random.default_rng(seed)
+    latent = cents[rng.integers(0, 8, n)] + rng.normal(size=(n, 12))
+    x = latent @ basis + rng.normal(scale=0.05, size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    sims = data @ (q / np.linalg.norm(q))
+    return keys[np.argsort(-sims, kind="stable")[:k]]
+
+
+def test_upsert_search_replace_remove() -> None:
+    t = TenantVectors(DIM, VectorConfig())
+    x = clustered(200, 1)
+    keys = np.arange(100, 300, dtype=np.uint64)
+    t.upsert(keys, x)
+    assert len(t) == 200 and 150 in t and 99 not in t and -1 not in t
+    got, sims = t.search(x[7], 5)
+    assert got[0] == 107 and sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert np.all(np.diff(sims) <= 1e-6)
+    # replace key 107 with the vector of 150: now both are exact matches for x[50]
+    t.upsert(np.array([107], np.uint64), x[50:51])
+    assert len(t) == 200
+    assert set(t.search(x[50], 2)[0].tolist()) == {107, 150}
+    t.remove(np.array([107, 150, 999_999], np.uint64))
+    assert len(t) == 198 and 107 not in t
+    assert not {107, 150} & set(t.search(x[50], 10)[0].tolist())
+
+
+def test_duplicate_keys_in_batch_last_wins_and_bad_input_rejected() -> None:
+    t = TenantVectors(DIM, VectorConfig())
+    x = clustered(3, 2)
+    t.upsert(np.array([5, 5, 6], np.uint64), x)
+    assert len(t) == 2
+    assert t.search(x[1], 1)[0][0] == 5
+    with pytest.raises(InvalidArgument):
+        t.upsert(np.array([1], np.uint64), np.zeros((1, DIM), np.float32))
+    with pytest.raises(InvalidArgument):
+        t.upsert(np.array([1], np.uint64), np.ones((1, DIM + 1), np.float32))
+    with pytest.raises(InvalidArgument):
+        t.search(np.ones(DIM + 1, np.float32), 3)
+
+
+def test_tenant_isolation_and_dimension() -> None:
+    store = VectorStore()
+    a = store.ensure("a", DIM)
+    b = store.ensure("b", 16)
+    x = clustered(100, 3)
+    a.upsert(np.arange(100, dtype=np.uint64), x)
+    b.upsert(np.arange(1000, 1010, dtype=np.uint64), clustered(10, 4, dim=16))
+    assert store.dim_of("a") == DIM and store.dim_of("b") == 16 and store.dim_of("c") is None
+    assert store.tenant("c") is None
+    with pytest.raises(InvalidArgument):
+        store.ensure("a", 16)
+    got, _ = b.search(clustered(1, 5, dim=16)[0], 50)
+    assert set(got.tolist()) <= set(range(1000, 1010))
+    # an allowed list naming tenant a's keys yields nothing from b (both paths)
+    assert len(b.search(clustered(1, 5, dim=16)[0], 5, allowed=np.arange(100, dtype=np.uint64))[0]) == 0
+
+
+@pytest.mark.parametrize("exact_below", [10_000, 16])
+def test_allowed_filter_is_exact(exact_below: int) -> None:
+    """exact_below=10k exercises the brute-force path, 16 the HNSW over-fetch path."""
+    n = 3000
+    x = clustered(n, 6)
+    keys = np.arange(n, dtype=np.uint64) * 7 + 3
+    t = TenantVectors(DIM, VectorConfig(exact_below=exact_below))
+    t.upsert(keys, x)
+    rng = np.random.default_rng(7)
+    allowed = keys[rng.random(n) < 0.05]
+    allowed_set = set(allowed.tolist())
+    hits = 0
+    for q in clustered(30, 8):
+        got, sims = t.search(q, 10, allowed=allowed)
+        assert set(got.tolist()) <= allowed_set
+        assert len(got) == 10 and np.all(np.diff(sims) <= 1e-6)
+        mask = np.isin(keys, allowed)
+        truth = exact(x[mask], keys[mask], q, 10)
+        hits += len(set(got.tolist()) & set(truth.tolist()))
+        if exact_below > len(allowed):
+            assert got.tolist() == truth.tolist()
+    assert hits / 300 >= 0.95
+
+
+def test_overfetch_exhaustion_returns_all_allowed() -> None:
+    t = TenantVectors(DIM, VectorConfig(exact_below=2))
+    x = clustered(500, 9)
+    t.upsert(np.arange(500, dtype=np.uint64), x)
+    allowed = np.array([3, 17, 400, 12345], np.uint64)  # 12345 does not exist
+    got, _ = t.search(x[0], 10, allowed=allowed)
+    assert sorted(got.tolist()) == [3, 17, 400]
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    store = VectorStore()
+    x = clustered(300, 10)
+    store.ensure("tenant/../ü 🚀", DIM).upsert(np.arange(300, dtype=np.uint64), x)
+    store.ensure("b", 16).upsert(np.array([9], np.uint64), clustered(1, 11, dim=16))
+    target = tmp_path / "vectors"
+    store.save(target, lsn=41)
+    store.tenant("b").upsert(np.array([10], np.uint64), clustered(1, 12, dim=16))  # type: ignore[union-attr]
+    store.save(target, lsn=42)  # overwrite an existing snapshot
+    assert not (tmp_path / "vectors.tmp").exists() and not (tmp_path / "vectors.old").exists()
+    loaded, lsn = VectorStore.load(target)
+    assert lsn == 42
+    t = loaded.tenant("tenant/../ü 🚀")
+    assert t is not None and len(t) == 300 and t.dim == DIM
+    assert t.search(x[5], 1)[0][0] == 5
+    assert len(loaded.tenant("b")) == 2  # type: ignore[arg-type]
+    t.upsert(np.array([1000], np.uint64), x[:1])  # loaded index is mutable
+    assert 1000 in t
+    names = [p.name for p in target.iterdir()]
+    assert all(n == "manifest.json" or (n.endswith(".usearch") and "/" not in n) for n in names)
+
+
+def test_load_missing_and_interrupted_swap(tmp_path: Path) -> None:
+    store, lsn = VectorStore.load(tmp_path / "nothing")
+    assert lsn == 0 and store.tenant("a") is None
+    s = VectorStore()
+    s.ensure("a", DIM).upsert(np.array([1], np.uint64), clustered(1, 13))
+    s.save(tmp_path / "v", lsn=7)
+    (tmp_path / "v").rename(tmp_path / "v.old")  # crash between the two renames
+    loaded, lsn = VectorStore.load(tmp_path / "v")
+    assert lsn == 7 and len(loaded.tenant("a")) == 1  # type: ignore[arg-type]
+
+
+def test_checksum_mismatch_detected(tmp_path: Path) -> None:
+    s = VectorStore()
+    s.ensure("a", DIM).upsert(np.arange(50, dtype=np.uint64), clustered(50, 14))
+    s.save(tmp_path / "v", lsn=3)
+    manifest = json.loads((tmp_path / "v" / "manifest.json").read_text())
+    f = tmp_path / "v" / manifest["meta"]["tenants"]["a"]["file"]
+    data = bytearray(f.read_bytes())
+    data[-5] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(WalCorruption, match=f.name):
+        VectorStore.load(tmp_path / "v")
