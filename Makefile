@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto check-proto lint test test-fast recall clean
+.PHONY: install proto check-proto lint test demo demo-down recall clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,8 +30,15 @@ lint: $(STAMP)
 test: $(STAMP) check-proto lint
 	$(BIN)/python -m pytest -q
 
+## Start a local node, ingest the bundled corpus, answer a few questions (node keeps running).
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+demo-down:
+	$(BIN)/python scripts/demo.py down
+
 recall: $(STAMP)
 	$(BIN)/python scripts/ann_recall.py --n 100000 --out docs/benchmarks/ann_recall.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis var

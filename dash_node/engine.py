@@ -136,6 +136,10 @@ class Engine:
             raise WalCorruption(
                 f"state is at LSN {applied} but the WAL ends at {self.wal.last_lsn}: the WAL lost records"
             )
+        if self.wal.first_lsn() > applied + 1:
+            raise WalCorruption(
+                f"state is at LSN {applied} but the WAL starts at {self.wal.first_lsn()}: records are missing"
+            )
         replayed = 0
         for rec in self.wal.replay(after_lsn=applied):
             batch = wal_pb2.WalBatch.FromString(rec.payload)
@@ -316,12 +320,13 @@ class Engine:
         quality = document.source_quality if document.HasField("source_quality") else 0.5
         items = []
         for ex in self.extractor.extract(document.doc_id, document.text):
-            claim = types_pb2.Claim(claim_id=ex.claim_id, text=ex.text, entities=list(ex.entities))
+            cid = _document_claim_id(tenant_id, ex.claim_id)
+            claim = types_pb2.Claim(claim_id=cid, text=ex.text, entities=list(ex.entities))
             claim.labels.update(document.labels)
             claim.labels["doc_id"] = document.doc_id
             ev = types_pb2.Evidence(
                 evidence_id=ex.evidence_id,
-                claim_id=ex.claim_id,
+                claim_id=cid,
                 source_id=document.source_id,
                 doc_id=document.doc_id,
                 chunk_id=ex.chunk_id,
@@ -542,6 +547,18 @@ class Engine:
 def _lexical_text(claim: types_pb2.Claim) -> str:
     parts = [claim.text, claim.subject, claim.predicate, claim.object, *claim.entities]
     return " ".join(p for p in parts if p)
+
+
+def _document_claim_id(tenant_id: str, extracted_id: str) -> str:
+    """A document claim's id, scoped to its tenant. Claim ids have one owner replica-wide, and the
+    extractor derives them from the document alone, so without the tenant two tenants ingesting the same
+    document would collide (the second refused ALREADY_EXISTS, learning that the first holds it)."""
+    h = hashlib.blake2b(digest_size=10)
+    for part in (tenant_id, extracted_id):
+        raw = part.encode("utf-8", "surrogatepass")
+        h.update(f"{len(raw)}:".encode())
+        h.update(raw)
+    return "doc-" + h.hexdigest()
 
 
 def _fingerprint(tenant_id: str, commit_id: str, items: list[types_pb2.ClaimInput]) -> bytes:

@@ -115,7 +115,9 @@ class Planner:
             for entity in req.entity_filter:
                 for cid in eng.store.claims_with_entity(txn, tenant, entity)[:m]:
                     docno = eng.store.docno(txn, tenant, cid)
-                    if docno is not None and self._candidate(txn, tenant, found, docno) is not None:
+                    if docno is None or (allowed is not None and docno not in allowed):
+                        continue  # the label filter applies to entity fetches too
+                    if self._candidate(txn, tenant, found, docno) is not None:
                         ent_n += 1
             stage("entity_fetch", ent_n)
 
@@ -216,21 +218,20 @@ class Planner:
     ) -> dash_pb2.RetrievedClaim:
         store, w = self.engine.store, self.w
         evidence = store.evidence_of(txn, tenant, c.claim.claim_id)
-        sq = [ev.source_quality if ev.HasField("source_quality") else 0.5 for ev in evidence]
-        support_mass = sum(
-            q for ev, q in zip(evidence, sq, strict=True) if ev.stance != types_pb2.STANCE_CONTRADICTS
-        )
-        contra_mass = sum(
-            q for ev, q in zip(evidence, sq, strict=True) if ev.stance == types_pb2.STANCE_CONTRADICTS
-        )
+        sq = [_quality(ev) for ev in evidence]
+        support_mass, contra_mass = _masses(evidence)
+        # An edge weighs as much as its strength times the backing of the claim at its other end, so a
+        # weakly sourced claim cannot overturn a well sourced one just by contradicting it.
         for edge in store.edges_in(txn, tenant, c.claim.claim_id):
-            if edge.relation == _SUPPORT:
-                support_mass += edge.strength
-            elif edge.relation == _CONTRA:
-                contra_mass += edge.strength
+            if edge.relation in (_SUPPORT, _CONTRA):
+                weight = edge.strength * self._backing(txn, tenant, edge.from_claim_id)
+                if edge.relation == _SUPPORT:
+                    support_mass += weight
+                else:
+                    contra_mass += weight
         for edge in store.edges_out(txn, tenant, c.claim.claim_id):
             if edge.relation == _CONTRA:  # a contradiction puts both claims at risk
-                contra_mass += edge.strength
+                contra_mass += edge.strength * self._backing(txn, tenant, edge.to_claim_id)
         support = 1 - math.exp(-support_mass)
         risk = contra_mass / (support_mass + contra_mass) if contra_mass > 0 else 0.0
         temporal = self._temporal(c.claim, req)
@@ -272,6 +273,15 @@ class Planner:
             else types_pb2.STANCE_NEUTRAL
         )
         return r
+
+    def _backing(self, txn, tenant: str, claim_id: str) -> float:
+        """How well a claim is sourced, in [0, 1]: the saturated support of its own evidence (0.5 if it
+        has none or is not on this shard)."""
+        evidence = self.engine.store.evidence_of(txn, tenant, claim_id)
+        if not evidence:
+            return 0.5
+        support, contra = _masses(evidence)
+        return max(0.0, min(1.0, support - contra))
 
     @staticmethod
     def _temporal(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> float:
@@ -331,6 +341,17 @@ class Planner:
             (r.contradicting if edge.relation == _CONTRA else r.supporting).append(rc)
 
 
+def _quality(ev: types_pb2.Evidence) -> float:
+    return ev.source_quality if ev.HasField("source_quality") else 0.5
+
+
+def _masses(evidence: list[types_pb2.Evidence]) -> tuple[float, float]:
+    """(supporting, contradicting) evidence mass, each piece weighted by its source quality."""
+    support = sum(_quality(ev) for ev in evidence if ev.stance != types_pb2.STANCE_CONTRADICTS)
+    contra = sum(_quality(ev) for ev in evidence if ev.stance == types_pb2.STANCE_CONTRADICTS)
+    return support, contra
+
+
 def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
     return types_pb2.Citation(
         evidence_id=ev.evidence_id,
@@ -341,5 +362,5 @@ def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
         span_end=ev.span_end,
         quote=ev.quote,
         stance=ev.stance,
-        source_quality=ev.source_quality if ev.HasField("source_quality") else 0.5,
+        source_quality=_quality(ev),
     )

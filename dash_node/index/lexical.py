@@ -1,8 +1,9 @@
 """BM25 over claim text: an in-memory inverted index per tenant, snapshotted at checkpoints.
 
-Why not tantivy: making a write searchable in tantivy takes a commit, measured at ~100 ms p50 on this
-disk (``docs/benchmarks/lexical_choice.json``), so ack-time visibility would cap a replica near ten
-writes per second; the WAL already gives durability, so the index only needs to be fast and rebuildable.
+Why not tantivy: making a write searchable in tantivy takes a commit and a reader reload, measured at
+11 ms p50 / 39 ms p95 on this disk (``docs/benchmarks/lexical_choice.json``), so ack-time visibility
+would cap a replica near 50-90 visible writes per second or need a second in-memory tier anyway; the
+WAL already gives durability, so the index only needs to be fast and rebuildable.
 Here a write is searchable the moment it is applied, postings are numpy-scored, and every statistic
 (document count, average length, document frequency) is per tenant, so one tenant's text can never
 shift another's ranking.
