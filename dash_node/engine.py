@@ -132,10 +132,9 @@ class Engine:
         started = time.perf_counter()
         with self.store.read() as txn:
             applied = self.store.applied_lsn(txn)
+        quarantined = ""
         if applied > self.wal.last_lsn:
-            raise WalCorruption(
-                f"state is at LSN {applied} but the WAL ends at {self.wal.last_lsn}: the WAL lost records"
-            )
+            quarantined = self._restart_wal_after(applied)
         if self.wal.first_lsn() > applied + 1:
             raise WalCorruption(
                 f"state is at LSN {applied} but the WAL starts at {self.wal.first_lsn()}: records are missing"
@@ -151,7 +150,7 @@ class Engine:
                 self.store.set_applied_lsn(txn, rec.lsn)
             replayed += 1
         rebuilt = False
-        if index_lsn < self.wal.last_lsn and self.wal.first_lsn() > index_lsn + 1:
+        if index_lsn < applied and (quarantined or self.wal.first_lsn() > index_lsn + 1):
             # The WAL no longer covers what the index snapshots miss: rebuild them from the state.
             self._rebuild_indexes()
             rebuilt = True
@@ -168,6 +167,7 @@ class Engine:
             "wal_last_lsn": self.wal.last_lsn,
             "index_snapshot_lsn": index_lsn,
             "rebuilt_indexes": rebuilt,
+            "wal_quarantined_to": quarantined,
             "wal_dropped_bytes": self.wal.recovery.dropped_bytes,
             "wal_drop_reason": self.wal.recovery.reason,
             "seconds": time.perf_counter() - started,
@@ -177,6 +177,24 @@ class Engine:
                 "WAL recovery dropped %d bytes: %s", self.wal.recovery.dropped_bytes, self.wal.recovery.reason
             )
         return report
+
+    def _restart_wal_after(self, applied: int) -> str:
+        """The WAL lost records the state already holds (a damaged frame before the applied LSN was cut
+        off on open). The state is complete, so keep serving it: move the damaged log aside for
+        inspection and start a new log at applied + 1 in a new generation."""
+        damaged = self.path / f"wal.damaged-{time.time_ns()}"
+        log.error(
+            "WAL ends at LSN %d but the state is at %d (%s); moving it to %s and starting a new generation",
+            self.wal.last_lsn,
+            applied,
+            self.wal.recovery.reason,
+            damaged,
+        )
+        generation = self.wal.generation + 1
+        self.wal.close()
+        (self.path / "wal").rename(damaged)
+        self.wal = Wal(self.path / "wal", self.config.wal, start_lsn=applied + 1, start_generation=generation)
+        return str(damaged)
 
     def _rebuild_indexes(self) -> None:
         self.vectors = VectorStore(self.config.vector)

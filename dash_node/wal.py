@@ -168,8 +168,16 @@ class Wal:
     """The append-only log of one replica. Not for concurrent writers from several processes."""
 
     def __init__(
-        self, directory: Path, config: WalConfig = WalConfig(), *, fsync: Callable[[int], None] = os.fsync
+        self,
+        directory: Path,
+        config: WalConfig = WalConfig(),
+        *,
+        fsync: Callable[[int], None] = os.fsync,
+        start_lsn: int = 1,
+        start_generation: int = 1,
     ) -> None:
+        """``start_lsn`` / ``start_generation`` only matter for an empty directory: a replica whose state
+        is already past LSN n starts a new log at n + 1, in a new generation."""
         config.validate()
         self._dir = Path(directory)
         self._config = config
@@ -187,7 +195,7 @@ class Wal:
         self._closed = False
         self._dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.recovery = self._recover()
+            self.recovery = self._recover(start_lsn, start_generation)
         except OSError as e:
             raise self._fail(f"recovery of {self._dir} failed: {e}") from e
 
@@ -350,7 +358,7 @@ class Wal:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _recover(self) -> RecoveryReport:
+    def _recover(self, start_lsn: int, start_generation: int) -> RecoveryReport:
         """Scan all segments, cut the log at the first bad frame, then open the last segment."""
         for tmp in self._dir.glob("*.wal.tmp"):  # a header rewrite that never got renamed
             tmp.unlink()
@@ -394,8 +402,8 @@ class Wal:
             path.unlink()
         if not self._segments:  # fresh directory, or the very first header was torn
             # Keep the LSN the lost segment was named after, so LSNs are never reused.
-            first_lsn = found[0][0] if found else 1
-            os.close(self._create_segment(first_lsn, max(generation, 1)))
+            first_lsn = found[0][0] if found else start_lsn
+            os.close(self._create_segment(first_lsn, max(generation, 1) if found else start_generation))
         for seg in self._segments:  # what we read may sit only in the page cache: make it durable
             fd = os.open(seg.path, os.O_RDONLY)
             try:

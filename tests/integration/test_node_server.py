@@ -1,0 +1,55 @@
+"""The node process as operators see it: health checking, reflection, graceful stop, start-up errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+
+def test_health_and_reflection(node) -> None:
+    health = health_pb2_grpc.HealthStub(node.channel)
+    for service in ("", "dash.v1.Node", "dash.v1.Dash"):
+        resp = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        assert resp.status == health_pb2.HealthCheckResponse.SERVING
+    refl = reflection_pb2_grpc.ServerReflectionStub(node.channel)
+    answer = next(
+        iter(
+            refl.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+            )
+        )
+    )
+    names = {s.name for s in answer.list_services_response.service}
+    assert {"dash.v1.Node", "dash.v1.Dash", "grpc.health.v1.Health"} <= names
+
+
+def test_sigterm_drains_and_exits_cleanly(node) -> None:
+    node.stop()
+    assert node.proc.returncode == 0
+
+
+def test_unsafe_durability_is_refused_at_start_up(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dash_client.cli",
+            "node",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "n"),
+            "--listen",
+            "127.0.0.1:0",
+            "--fsync",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "wal.fsync" in proc.stderr
