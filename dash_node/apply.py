@@ -35,9 +35,12 @@ def _same_content(old: types_pb2.Claim, new: types_pb2.Claim) -> bool:
     return a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
 
 
-def apply_batch(store: Store, txn: lmdb.Transaction, batch: wal_pb2.WalBatch, lsn: int) -> Touched:
+def apply_batch(
+    store: Store, txn: lmdb.Transaction, batch: wal_pb2.WalBatch, lsn: int, items_field: str = "items"
+) -> Touched:
     """Apply ``batch`` at ``lsn`` inside ``txn``; raise a DashError (and leave txn to be aborted) if it
-    conflicts with the state."""
+    conflicts with the state. ``items_field`` names the upserts in errors as the client wrote them
+    (``items[3]`` for a batch, ``item`` for a single ingest)."""
     tenant = batch.tenant_id
     touched = Touched()
     dim = store.tenant_dim(txn, tenant)
@@ -45,11 +48,12 @@ def apply_batch(store: Store, txn: lmdb.Transaction, batch: wal_pb2.WalBatch, ls
         store.set_tenant_dim(txn, tenant, 0)
         dim = 0
     for i, item in enumerate(batch.upserts):
+        where = items_field if items_field == "item" else f"{items_field}[{i}]"
         claim = item.claim
         owner = store.owner(txn, claim.claim_id)
         if owner is not None and owner != tenant:
             # Fail closed, and say nothing about who owns it.
-            raise AlreadyExists(f"items[{i}].claim.claim_id: '{claim.claim_id}' is already taken")
+            raise AlreadyExists(f"{where}.claim.claim_id: '{claim.claim_id}' is already taken")
         if claim.embedding:
             vdim = len(claim.embedding) // 4
             if dim == 0:
@@ -57,7 +61,7 @@ def apply_batch(store: Store, txn: lmdb.Transaction, batch: wal_pb2.WalBatch, ls
                 store.set_tenant_dim(txn, tenant, dim)
             elif vdim != dim:
                 raise InvalidArgument(
-                    f"items[{i}].claim.embedding",
+                    f"{where}.claim.embedding",
                     f"dimension {vdim} does not match the tenant's dimension {dim}",
                 )
         old = store.get_claim(txn, tenant, claim.claim_id)

@@ -78,6 +78,7 @@ class EngineConfig:
 @dataclass
 class _Pending:
     batch: wal_pb2.WalBatch
+    items_field: str = "items"  # how the client named the upserts, for error messages
     future: Future = field(default_factory=Future)
 
 
@@ -289,8 +290,8 @@ class Engine:
                     c.embedding = np.asarray(vec, dtype="<f4").tobytes()
         return out
 
-    def _submit(self, batch: wal_pb2.WalBatch) -> dash_pb2.WriteResponse:
-        pending = _Pending(batch)
+    def _submit(self, batch: wal_pb2.WalBatch, items_field: str = "items") -> dash_pb2.WriteResponse:
+        pending = _Pending(batch, items_field)
         self._queue.put(pending)
         return pending.future.result()
 
@@ -301,7 +302,7 @@ class Engine:
         self._check_write(tenant_id, write)
         v.check_claim_input("item", item, self.config.limits)
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, [item]))
-        return self._submit(batch)
+        return self._submit(batch, "item")
 
     def ingest_batch(
         self,
@@ -443,7 +444,7 @@ class Engine:
                 child = self.store.write(parent=txn)
                 try:
                     p.batch.response.CopyFrom(self._response_for(p.batch, lsn))
-                    t = apply_batch(self.store, child, p.batch, lsn)
+                    t = apply_batch(self.store, child, p.batch, lsn, p.items_field)
                 except DashError as exc:
                     child.abort()
                     p.future.set_exception(exc)

@@ -112,11 +112,10 @@ class Planner:
             stage("ann", ann_n)
 
             ent_n = 0
-            for entity in req.entity_filter:
-                for cid in eng.store.claims_with_entity(txn, tenant, entity)[:m]:
-                    docno = eng.store.docno(txn, tenant, cid)
-                    if docno is None or (allowed is not None and docno not in allowed):
-                        continue  # the label filter applies to entity fetches too
+            if req.entity_filter and allowed is not None:
+                # The prefilter already holds the claims naming an asked-for entity (and passing the
+                # label filter); the newest m of them become candidates even without a text match.
+                for docno in sorted(allowed, reverse=True)[:m]:
                     if self._candidate(txn, tenant, found, docno) is not None:
                         ent_n += 1
             stage("entity_fetch", ent_n)
