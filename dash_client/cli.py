@@ -16,7 +16,7 @@ import grpc
 from tqdm import tqdm
 
 from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
-from dash_client.formats import FormatError, claim_from_json, parse_time, retrieve_json
+from dash_client.formats import FormatError, claim_from_json, parse_time, render_text, retrieve_json
 
 _MODES = {
     "balanced": dash_pb2.STANCE_MODE_BALANCED,
@@ -102,20 +102,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
-    for i, r in enumerate(out["results"], 1):
-        print(f"{i:>2}. [{r['score']:.3f}] {r['text']}  ({r['claim_id']})")
-        for c in r["citations"]:
-            where = f"{c['doc_id'] or c['source_id']}[{c['span_start']}:{c['span_end']}]"
-            print(f"      cites {where} {c['quote']!r}")
-        for c in r["contradicting_citations"]:
-            print(
-                f"      CONTRADICTED BY {c['doc_id'] or c['source_id']}[{c['span_start']}:{c['span_end']}] "
-                f"{c['quote']!r}"
-            )
-        for rc in r["contradicting"]:
-            print(f"      conflicts with {rc['claim_id']}: {rc['text']!r} {rc['reason_codes']}")
-    if not out["results"]:
-        print("no results")
+    print("\n".join(render_text(out)))
     return 0
 
 

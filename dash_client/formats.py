@@ -217,3 +217,29 @@ def _related_json(rc: dash_pb2.RelatedClaim) -> dict:
         "origin": _ORIGIN_NAMES.get(rc.origin, "unspecified"),
         "citations": [citation_json(x) for x in rc.citations],
     }
+
+
+def render_text(out: dict, sources: dict[str, str] | None = None) -> list[str]:
+    """The human-readable form of a ``retrieve_json`` answer. With ``sources`` (doc_id -> text), each
+    citation is checked against its source and marked ``(exact)``."""
+    lines = []
+    for i, r in enumerate(out["results"], 1):
+        valid = f"valid {r['valid_from'] or '-inf'} .. {r['valid_to'] or 'open'}"
+        lines.append(
+            f"{i:>2}. {r['text']}  [{r['claim_id']}; score {r['score']:.3f}; {valid}; "
+            f"stance {r['dominant_stance']}]"
+        )
+        for label, cites in (("cites", r["citations"]), ("CONTRADICTED BY", r["contradicting_citations"])):
+            for c in cites:
+                where = f"{c['doc_id'] or c['source_id']}[{c['span_start']}:{c['span_end']}]"
+                exact = ""
+                if sources and c["doc_id"] in sources:
+                    ok = sources[c["doc_id"]][c["span_start"] : c["span_end"]] == c["quote"]
+                    exact = "  (exact)" if ok else "  (MISMATCH)"
+                lines.append(
+                    f'      {label} {where} "{c["quote"]}" (source quality {c["source_quality"]}){exact}'
+                )
+        for rc in r["contradicting"]:
+            reasons = f" {rc['reason_codes']}" if rc["reason_codes"] else ""
+            lines.append(f'      conflicts with {rc["claim_id"]}: "{rc["text"]}"{reasons}')
+    return lines or ["no results"]

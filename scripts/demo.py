@@ -22,7 +22,7 @@ import grpc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2  # noqa: E402
-from dash_client.formats import claim_from_json, parse_time, retrieve_json  # noqa: E402
+from dash_client.formats import claim_from_json, parse_time, render_text, retrieve_json  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 VAR = ROOT / "var" / "demo"
@@ -78,22 +78,9 @@ def stop_node(pid: int) -> None:
 
 def show(title: str, resp: dash_pb2.RetrieveResponse, sources: dict[str, str], limit: int = 3) -> None:
     print(f"\n=== {title}")
-    for i, r in enumerate(retrieve_json(resp)["results"][:limit], 1):
-        valid = f"valid {r['valid_from'] or '-inf'} .. {r['valid_to'] or 'now'}"
-        print(f"{i}. {r['text']}   [score {r['score']:.3f}; {valid}; stance {r['dominant_stance']}]")
-        for c in r["citations"]:
-            exact = sources.get(c["doc_id"], "")[c["span_start"] : c["span_end"]] == c["quote"]
-            print(
-                f'     cites {c["doc_id"]}[{c["span_start"]}:{c["span_end"]}] "{c["quote"]}"'
-                f"{'  (exact)' if exact else ''}"
-            )
-        for c in r["contradicting_citations"]:
-            print(
-                f'     CONTRADICTED BY {c["doc_id"]}[{c["span_start"]}:{c["span_end"]}] "{c["quote"]}" '
-                f"(source quality {c['source_quality']})"
-            )
-        for rc in r["contradicting"]:
-            print(f'     conflicts with claim {rc["claim_id"]}: "{rc["text"]}"')
+    out = retrieve_json(resp)
+    out["results"] = out["results"][:limit]
+    print("\n".join(render_text(out, sources)))
 
 
 def main() -> int:
