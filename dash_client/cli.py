@@ -7,36 +7,32 @@ Errors go to stderr as ``STATUS_NAME: message`` with a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import grpc
 from tqdm import tqdm
 
-from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
-from dash_client.formats import FormatError, claim_from_json, parse_time, render_text, retrieve_json
-
-_MODES = {
-    "balanced": dash_pb2.STANCE_MODE_BALANCED,
-    "support_only": dash_pb2.STANCE_MODE_SUPPORT_ONLY,
-    "contradictions_first": dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST,
-}
+from dash_client.client import MODES, ClientConfig, DashClient, content_commit_id
+from dash_client.errors import DashError, InvalidArgument
+from dash_client.formats import FormatError, claim_from_json, parse_time, render_text
 
 
-def _stub(args: argparse.Namespace) -> dash_pb2_grpc.DashStub:
-    channel = grpc.insecure_channel(args.target, options=[("grpc.max_send_message_length", 16 << 20)])
-    return dash_pb2_grpc.DashStub(channel)
-
-
-def _metadata(args: argparse.Namespace) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {args.api_key}")] if args.api_key else []
+def _client(args: argparse.Namespace) -> DashClient:
+    try:
+        config = ClientConfig(
+            target=args.target, api_key=args.api_key, tenant=args.tenant, timeout=args.timeout
+        )
+    except ValueError as exc:
+        raise InvalidArgument(f"--{exc}") from exc
+    return DashClient(config=config)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """JSONL claims in batches; each batch's commit_id derives from its content, so a re-run is a no-op."""
-    stub, path = _stub(args), Path(args.file)
+    path = Path(args.file)
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     items = []
     for n, line in enumerate(lines, 1):
@@ -46,14 +42,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"INVALID_ARGUMENT: {path.name}:{n}: {exc}", file=sys.stderr)
             return 2
     written = replayed = 0
-    with tqdm(total=len(items), unit="claim", disable=args.quiet, file=sys.stderr) as bar:
+    bar = tqdm(total=len(items), unit="claim", disable=args.quiet, file=sys.stderr)
+    with _client(args) as client, bar:
         for start in range(0, len(items), args.batch_size):
             chunk = items[start : start + args.batch_size]
-            digest = hashlib.sha256(b"".join(i.SerializeToString(deterministic=True) for i in chunk))
-            req = dash_pb2.IngestBatchRequest(
-                tenant_id=args.tenant, items=chunk, commit_id=f"jsonl-{digest.hexdigest()[:32]}"
-            )
-            resp = stub.IngestBatch(req, metadata=_metadata(args), timeout=args.timeout)
+            resp = client.ingest_batch(chunk, commit_id=content_commit_id(chunk, prefix="jsonl"))
             written += len(resp.claim_ids)
             replayed += len(resp.claim_ids) if resp.replayed else 0
             bar.update(len(chunk))
@@ -63,42 +56,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_ingest_doc(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text(encoding="utf-8")
-    doc = types_pb2.Document(
-        doc_id=args.doc_id, source_id=args.source_id or args.doc_id, text=text, title=args.title or ""
-    )
-    if args.source_quality is not None:
-        doc.source_quality = args.source_quality
-    resp = _stub(args).IngestDocument(
-        dash_pb2.IngestDocumentRequest(tenant_id=args.tenant, document=doc),
-        metadata=_metadata(args),
-        timeout=args.timeout,
-    )
+    with _client(args) as client:
+        resp = client.ingest_document(
+            args.doc_id,
+            text,
+            source_id=args.source_id or args.doc_id,
+            title=args.title or "",
+            source_quality=args.source_quality,
+        )
     print(json.dumps({"doc_id": args.doc_id, "claims": len(resp.claim_ids), "lsn": resp.lsn}))
     return 0
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
-    req = dash_pb2.RetrieveRequest(
-        tenant_id=args.tenant,
-        query=args.query,
-        top_k=args.top_k,
-        stance_mode=_MODES[args.mode],
-        explain=args.explain,
-    )
     try:
-        if args.as_of:
-            req.as_of.CopyFrom(parse_time("--as-of", args.as_of))
-        if args.as_known_at:
-            req.as_known_at.CopyFrom(parse_time("--as-known-at", args.as_known_at))
+        as_of = parse_time("--as-of", args.as_of).ToDatetime(tzinfo=UTC) if args.as_of else None
+        known = args.as_known_at
+        as_known_at = parse_time("--as-known-at", known).ToDatetime(tzinfo=UTC) if known else None
     except FormatError as exc:
         print(f"INVALID_ARGUMENT: {exc}", file=sys.stderr)
         return 2
-    for label in args.label:
-        key, _, value = label.partition("=")
-        req.label_filter[key] = value
-    req.entity_filter.extend(args.entity)
-    resp = _stub(args).Retrieve(req, metadata=_metadata(args), timeout=args.timeout)
-    out = retrieve_json(resp)
+    labels = dict(label.partition("=")[::2] for label in args.label)
+    with _client(args) as client:
+        result = client.retrieve(
+            args.query,
+            top_k=args.top_k,
+            mode=args.mode,
+            as_of=as_of,
+            as_known_at=as_known_at,
+            labels=labels,
+            entities=args.entity,
+            explain=args.explain,
+        )
+    out = result.to_json()
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
@@ -147,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     ret = sub.add_parser("retrieve", help="ranked claims with citations")
     ret.add_argument("--query", "-q", required=True)
     ret.add_argument("--top-k", "-k", type=int, default=10)
-    ret.add_argument("--mode", choices=sorted(_MODES), default="balanced")
+    ret.add_argument("--mode", choices=sorted(MODES), default="balanced")
     ret.add_argument("--as-of", default="", help="valid time (RFC 3339)")
     ret.add_argument("--as-known-at", default="", help="transaction time (RFC 3339)")
     ret.add_argument("--label", action="append", default=[], help="KEY=VALUE filter (repeatable)")
@@ -161,11 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["node", "serve"]:  # the node parses its own flags
+    if argv[:2] == ["node", "serve"]:  # servers parse their own flags
         return cmd_node_serve(argv[2:])
+    if argv[:2] == ["router", "serve"]:
+        from dash_router.server import main as router_main
+
+        return router_main(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except DashError as exc:
+        print(f"{exc.code}: {exc.details}", file=sys.stderr)
+        return 1
     except grpc.RpcError as exc:
         code = exc.code()
         print(f"{code.name if code else 'UNKNOWN'}: {exc.details()}", file=sys.stderr)

@@ -8,7 +8,9 @@ codes. gRPC health checking and server reflection are on.
 from __future__ import annotations
 
 import argparse
+import hmac
 import logging
+import os
 import signal
 import sys
 import threading
@@ -23,16 +25,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
-from dash_node.engine import Engine, EngineConfig
+from dash_node.engine import EngineConfig
 from dash_node.errors import DashError
+from dash_node.host import ShardHost
+from dash_node.membership import Membership
 from dash_node.wal import WalConfig
 from dash_node.wire import find_bad_field
 
 log = logging.getLogger("dash.node")
 
 MAX_MESSAGE_BYTES = 16 << 20
+CLUSTER_TOKEN_HEADER = "x-dash-cluster-token"
 
-_CODES = {
+CODES = {
     "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
     "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
     "ALREADY_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
@@ -53,37 +58,46 @@ class _Undecodable:
 
 
 class NodeService:
-    """Request handlers: unpack, call the engine, return its answer."""
+    """Request handlers: pick the shard replica, call its engine, return its answer."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, host: ShardHost) -> None:
+        self.host = host
 
     def Ingest(self, req: dash_pb2.IngestRequest) -> dash_pb2.WriteResponse:
-        return self.engine.ingest(req.tenant_id, req.item, req.write)
+        return self.host.for_write(req.write).ingest(req.tenant_id, req.item, req.write)
 
     def IngestBatch(self, req: dash_pb2.IngestBatchRequest) -> dash_pb2.WriteResponse:
-        return self.engine.ingest_batch(req.tenant_id, list(req.items), req.commit_id, req.write)
+        return self.host.for_write(req.write).ingest_batch(
+            req.tenant_id, list(req.items), req.commit_id, req.write
+        )
 
     def IngestDocument(self, req: dash_pb2.IngestDocumentRequest) -> dash_pb2.WriteResponse:
-        return self.engine.ingest_document(req.tenant_id, req.document, req.write)
+        return self.host.for_write(req.write).ingest_document(req.tenant_id, req.document, req.write)
 
     def UpsertEvidence(self, req: dash_pb2.UpsertEvidenceRequest) -> dash_pb2.WriteResponse:
-        return self.engine.upsert_evidence(req.tenant_id, list(req.evidence), req.write)
+        return self.host.for_write(req.write).upsert_evidence(req.tenant_id, list(req.evidence), req.write)
 
     def DeleteClaim(self, req: dash_pb2.DeleteClaimRequest) -> dash_pb2.WriteResponse:
-        return self.engine.delete_claim(req.tenant_id, req.claim_id, req.write)
+        return self.host.for_write(req.write).delete_claim(req.tenant_id, req.claim_id, req.write)
 
     def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
-        return self.engine.retrieve(req)
+        return self.host.engine(req.shard_id).retrieve(req)
 
     def GetClaim(self, req: dash_pb2.GetClaimRequest) -> dash_pb2.GetClaimResponse:
-        return self.engine.get_claim(req.tenant_id, req.claim_id)
+        return self.host.engine(req.shard_id).get_claim(req.tenant_id, req.claim_id)
 
     def Stats(self, req: node_pb2.StatsRequest) -> node_pb2.StatsResponse:
-        return self.engine.stats(req.tenant_id)
+        engine = self.host.engine(req.shard_id)
+        stats = engine.stats(req.tenant_id)
+        stats.shard_id, stats.epoch, stats.leader = (
+            req.shard_id,
+            engine.epoch,
+            self.host.is_leader(req.shard_id),
+        )
+        return stats
 
 
-def _unary(fn: Callable, input_desc) -> grpc.RpcMethodHandler:
+def _unary(fn: Callable, input_desc, token: bytes) -> grpc.RpcMethodHandler:
     cls = message_factory.GetMessageClass(input_desc)
 
     def decode(raw: bytes):
@@ -93,32 +107,47 @@ def _unary(fn: Callable, input_desc) -> grpc.RpcMethodHandler:
             return _Undecodable(find_bad_field(input_desc, raw) or "request")
 
     def handle(request, context: grpc.ServicerContext):
+        if token and not _has_token(context, token):
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"{CLUSTER_TOKEN_HEADER}: missing or wrong cluster credential",
+            )
         if isinstance(request, _Undecodable):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{request.field}: malformed (invalid UTF-8?)")
         try:
             return fn(request)
         except DashError as exc:
-            context.abort(_CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message)
+            context.abort(CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message)
 
     return grpc.unary_unary_rpc_method_handler(
         handle, request_deserializer=decode, response_serializer=lambda m: m.SerializeToString()
     )
 
 
-def service_handlers(service: NodeService) -> list[grpc.GenericRpcHandler]:
-    """Generic handlers for the Node and Dash services, built from their descriptors."""
+def _has_token(context: grpc.ServicerContext, token: bytes) -> bool:
+    for key, value in context.invocation_metadata():
+        if key == CLUSTER_TOKEN_HEADER:
+            return hmac.compare_digest(value.encode() if isinstance(value, str) else value, token)
+    return False
+
+
+def service_handlers(service: NodeService, token: bytes = b"") -> list[grpc.GenericRpcHandler]:
+    """Generic handlers for the Node and Dash services, built from their descriptors. With a cluster
+    ``token``, every call must carry it (health and reflection stay open)."""
     out = []
     for desc in (node_pb2.DESCRIPTOR.services_by_name["Node"], dash_pb2.DESCRIPTOR.services_by_name["Dash"]):
-        methods = {m.name: _unary(getattr(service, m.name), m.input_type) for m in desc.methods}
+        methods = {m.name: _unary(getattr(service, m.name), m.input_type, token) for m in desc.methods}
         out.append(grpc.method_handlers_generic_handler(desc.full_name, methods))
     return out
 
 
-def build_server(engine: Engine, listen: str, max_workers: int = 16) -> tuple[grpc.Server, int]:
-    """A started-ready server bound to ``listen``; returns it and the bound port."""
+def build_server(
+    host: ShardHost, listen: str, token: bytes = b"", max_workers: int = 16
+) -> tuple[grpc.Server, int]:
+    """A ready-to-start server bound to ``listen``; returns it and the bound port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dash-rpc"),
-        handlers=service_handlers(NodeService(engine)),
+        handlers=service_handlers(NodeService(host), token),
         maximum_concurrent_rpcs=max_workers * 8,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -144,7 +173,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fsync-batch-interval-ms", type=float, default=2.0)
     p.add_argument("--allow-unsafe-durability", action="store_true")
     p.add_argument("--tenants", default="", help="comma-separated declared tenants (default: any)")
-    p.add_argument("--shard-id", default="")
+    p.add_argument("--node-id", default="", help="cluster mode: this node's id in placement")
+    p.add_argument("--etcd", default="", help="cluster mode: etcd endpoints HOST:PORT[,HOST:PORT...]")
+    p.add_argument("--lease-ttl", type=int, default=10, help="cluster mode: registration lease, seconds")
+    p.add_argument(
+        "--cluster-token-file",
+        type=Path,
+        default=None,
+        help="file holding the cluster credential every call must carry (or $DASH_CLUSTER_TOKEN)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
@@ -154,31 +191,48 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         allow_unsafe=args.allow_unsafe_durability,
     )
     tenants = tuple(t for t in args.tenants.split(",") if t) or None
-    return replace(EngineConfig(), wal=wal, tenants=tenants, shard_id=args.shard_id)
+    return replace(EngineConfig(), wal=wal, tenants=tenants)
+
+
+def cluster_token(path: Path | None) -> bytes:
+    """The cluster credential from a file or $DASH_CLUSTER_TOKEN; empty means none is required."""
+    if path is not None:
+        return path.read_text(encoding="utf-8").strip().encode()
+    return os.environ.get("DASH_CLUSTER_TOKEN", "").strip().encode()
 
 
 def main(argv: list[str]) -> int:
-    """``dash node serve``: run a node until SIGTERM/SIGINT, then drain and close the engine."""
-    parser = argparse.ArgumentParser(prog="dash node serve", description="serve one DASH shard replica")
+    """``dash node serve``: run a node until SIGTERM/SIGINT, then drain and close its replicas."""
+    parser = argparse.ArgumentParser(prog="dash node serve", description="serve DASH shard replicas")
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if bool(args.node_id) != bool(args.etcd):
+        print("dash node serve: --node-id and --etcd go together (cluster mode)", file=sys.stderr)
+        return 2
     try:
         config = config_from_args(args)
         config.validate()
-    except DashError as exc:
-        print(f"dash node serve: {exc.message}", file=sys.stderr)
+        token = cluster_token(args.cluster_token_file)
+    except (DashError, OSError) as exc:
+        print(f"dash node serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
-    engine = Engine(args.data_dir, config)
-    server, port = build_server(engine, args.listen)
+    host = ShardHost(args.data_dir, config, args.node_id)
+    membership = Membership(host, args.etcd, args.lease_ttl) if args.etcd else None
+    if membership is not None:
+        membership.start_watch()
+    server, port = build_server(host, args.listen, token)
     server.start()
-    host = args.listen.rsplit(":", 1)[0]
-    print(f"dash node serving on {host}:{port} data-dir={args.data_dir}", flush=True)
-    log.info("recovery: %s", engine.recovery)
+    address = f"{args.listen.rsplit(':', 1)[0]}:{port}"
+    if membership is not None:
+        membership.register(address)
+    print(f"dash node serving on {address} data-dir={args.data_dir}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    if membership is not None:
+        membership.stop()
     server.stop(grace=5).wait()
-    engine.close()
+    host.close()
     return 0

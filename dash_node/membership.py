@@ -1,0 +1,101 @@
+"""A node's life in the cluster: its etcd registration (a lease kept alive) and its placement watch.
+
+Runs an asyncio loop in one background thread (the etcd client is asyncio; the node's gRPC server is
+threaded). If the node stops renewing — it died, or it is cut off from etcd — its registration expires
+with the lease and the cluster sees it gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+
+from dash_node.etcd_placement import PlacementStore, PlacementWatcher
+from dash_node.host import ShardHost
+from dash_node.placement import NodeInfo
+
+log = logging.getLogger(__name__)
+
+
+class Membership:
+    """Registers ``node_id`` at ``address`` and keeps ``host`` in step with placement."""
+
+    def __init__(self, host: ShardHost, etcd: str, lease_ttl: int = 10) -> None:
+        self.host = host
+        self.store = PlacementStore(etcd)
+        self.watcher = PlacementWatcher(self.store, on_change=host.apply_placement)
+        self.lease_ttl = lease_ttl
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="dash-membership", daemon=True)
+        self._tasks: list[asyncio.Task] = []
+        self.info: NodeInfo | None = None
+        self._lease = None
+
+    def start_watch(self, timeout: float = 30.0) -> None:
+        """Load placement and open this node's replicas before the server takes requests."""
+        self._thread.start()
+        self._tasks.append(self._submit(self.watcher.run()))
+        asyncio.run_coroutine_threadsafe(
+            asyncio.wait_for(self.watcher.ready.wait(), timeout), self.loop
+        ).result()
+        self.host.refresh = self.refresh
+
+    def register(self, address: str, metrics_address: str = "") -> None:
+        """Announce the node (after its server is bound) and keep the lease alive from now on."""
+        self.info = NodeInfo(self.host.node_id, address, metrics_address, os.getpid())
+        self._tasks.append(self._submit(self._keep_registered()))
+
+    def refresh(self, timeout: float = 5.0) -> None:
+        asyncio.run_coroutine_threadsafe(self.watcher.refresh(), self.loop).result(timeout)
+
+    def _submit(self, coro) -> asyncio.Task:
+        return asyncio.run_coroutine_threadsafe(_as_task(coro), self.loop).result()
+
+    async def _keep_registered(self) -> None:
+        while True:
+            try:
+                lease = self._lease = await self.store.register(self.info, self.lease_ttl)
+                log.info(
+                    "registered node %s at %s (lease ttl %ss)",
+                    self.info.node_id,
+                    self.info.address,
+                    self.lease_ttl,
+                )
+                while True:
+                    await asyncio.sleep(self.lease_ttl / 3)
+                    reply = await lease.refresh()
+                    if not reply.TTL:  # the lease is gone (we were cut off too long): register anew
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("lease keepalive failed (%r); re-registering", exc)
+                await self.store.reset()
+                await asyncio.sleep(min(1.0, self.lease_ttl / 3))
+
+    def stop(self) -> None:
+        """Stop renewing and watching, and revoke the lease so the registration goes at once."""
+        if not self._thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            if self._lease is not None:
+                with contextlib.suppress(Exception):
+                    await self._lease.revoke()
+            await self.store.close()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+async def _as_task(coro) -> asyncio.Task:
+    return asyncio.get_running_loop().create_task(coro)

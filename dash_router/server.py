@@ -1,0 +1,136 @@
+"""`dash router serve`: the cluster's front door, an asyncio gRPC server for ``dash.v1.Dash``.
+
+Every call is authenticated (API key -> principal -> tenant scope) before it is routed. Domain errors
+and node answers become gRPC statuses here, in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+from google.protobuf import message, message_factory
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from dash_client._pb.dash.v1 import dash_pb2
+from dash_node import validation as v
+from dash_node.errors import DashError
+from dash_node.server import CODES, MAX_MESSAGE_BYTES
+from dash_node.wire import find_bad_field
+from dash_router.auth import Authenticator, load_authenticator
+from dash_router.service import Router, RouterConfig, RpcFailed
+
+log = logging.getLogger("dash.router")
+
+
+class _Undecodable:
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+
+def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc.RpcMethodHandler:
+    cls = message_factory.GetMessageClass(input_desc)
+    method: Callable = getattr(router, name)
+
+    def decode(raw: bytes):
+        try:
+            return cls.FromString(raw)
+        except message.DecodeError:
+            return _Undecodable(find_bad_field(input_desc, raw) or "request")
+
+    async def handle(request, context: grpc.aio.ServicerContext):
+        try:
+            principal = auth.authenticate({k: v for k, v in context.invocation_metadata() or ()})
+            if isinstance(request, _Undecodable):
+                raise v.InvalidArgument(request.field, "malformed (invalid UTF-8?)")
+            v.check_tenant(request.tenant_id, router.config.limits)
+            principal.check_tenant(request.tenant_id)
+            return await method(request)
+        except DashError as exc:
+            await context.abort(CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message)
+        except RpcFailed as exc:
+            await context.abort(exc.code, exc.details)
+        except LookupError as exc:  # no shard owns a position: placement is incomplete
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"placement: {exc}")
+
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=decode, response_serializer=lambda m: m.SerializeToString()
+    )
+
+
+def build_server(
+    router: Router, auth: Authenticator, listen: str
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    desc = dash_pb2.DESCRIPTOR.services_by_name["Dash"]
+    methods = {m.name: _handler(router, auth, m.name, m.input_type) for m in desc.methods}
+    server = grpc.aio.server(
+        handlers=[grpc.method_handlers_generic_handler(desc.full_name, methods)],
+        maximum_concurrent_rpcs=256,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [desc.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"--listen: cannot bind {listen}")
+    return server, port, health_servicer
+
+
+async def serve(args: argparse.Namespace, auth: Authenticator, token: str) -> None:
+    router = Router(RouterConfig(etcd=args.etcd, shard_timeout=args.shard_timeout), auth, token)
+    await router.start()
+    server, port, health_servicer = build_server(router, auth, args.listen)
+    await server.start()
+    for name in ("", "dash.v1.Dash"):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    host = args.listen.rsplit(":", 1)[0]
+    print(f"dash router serving on {host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(grace=5)
+    await router.stop()
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="dash router serve", description="serve the public DASH API")
+    p.add_argument("--listen", default="127.0.0.1:7000", help="HOST:PORT to bind (default loopback)")
+    p.add_argument("--etcd", required=True, help="etcd endpoints HOST:PORT[,HOST:PORT...]")
+    p.add_argument("--api-keys-file", type=Path, default=None, help="JSON API keys (or $DASH_API_KEYS)")
+    p.add_argument(
+        "--cluster-token-file",
+        type=Path,
+        default=None,
+        help="credential for calls to nodes (or $DASH_CLUSTER_TOKEN)",
+    )
+    p.add_argument("--shard-timeout", type=float, default=5.0, help="per-shard deadline on reads, seconds")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        auth = load_authenticator(args.api_keys_file)
+        token = (
+            args.cluster_token_file.read_text(encoding="utf-8").strip()
+            if args.cluster_token_file
+            else os.environ.get("DASH_CLUSTER_TOKEN", "").strip()
+        )
+    except (OSError, ValueError) as exc:
+        print(f"dash router serve: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(args, auth, token))
+    return 0

@@ -1,0 +1,296 @@
+"""The public ``dash.v1.Dash`` service: authenticate, validate, route writes, fan reads out, merge.
+
+Writes go to the leader of the shard that owns the claim's routing key, stamped with that shard's
+epoch; a replica that knows a newer placement refuses the write, and the router re-reads placement and
+retries once. Reads go to every shard concurrently with a per-shard deadline; a shard that does not
+answer is named in ``shards_missing`` instead of failing the whole query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import grpc
+
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_node import validation as v
+from dash_node.errors import DashError, NotFound, Unavailable
+from dash_node.etcd_placement import PlacementStore, PlacementWatcher
+from dash_node.placement import (
+    PlacementMap,
+    ShardPlacement,
+    claim_routing_key,
+    document_routing_key,
+    routing_hash,
+)
+from dash_router.auth import Authenticator
+from dash_router.nodes import NodePool
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Refusals after which a fresh placement may route the write correctly.
+_REROUTE_HINTS = ("stale epoch", "not the leader", "newer than placement", "hosts no replica")
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    etcd: str
+    shard_timeout: float = 5.0  # per-shard deadline on fan-out reads
+    write_timeout: float = 30.0
+    limits: v.Limits = field(default_factory=v.Limits)
+
+
+class RpcFailed(Exception):
+    """A node answered with a status the router passes through unchanged."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+class Router:
+    """Routing and fan-out over the placement that ``watcher`` keeps current."""
+
+    def __init__(self, config: RouterConfig, auth: Authenticator, token: str = "") -> None:
+        self.config = config
+        self.auth = auth
+        self.pool = NodePool(token)
+        self.watcher = PlacementWatcher(PlacementStore(config.etcd), on_change=self._on_placement)
+        self._watch_task: asyncio.Task | None = None
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._watch_task = asyncio.get_running_loop().create_task(self.watcher.run())
+        await asyncio.wait_for(self.watcher.ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        await self.pool.close()
+        await self.watcher.store.close()
+
+    async def _on_placement(self, pm: PlacementMap) -> None:
+        for channel in self.pool.update(pm.nodes):
+            await channel.close()
+
+    @property
+    def placement(self) -> PlacementMap:
+        return self.watcher.current
+
+    # ---- calls to nodes ----------------------------------------------------------------------------
+
+    async def _call(self, node_id: str, method: str, request, timeout: float):
+        stub = self.pool.stub(node_id)
+        try:
+            return await getattr(stub, method)(request, timeout=timeout, metadata=self.pool.metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise RpcFailed(exc.code(), exc.details() or "") from exc
+
+    async def _write(
+        self, position: int, send: Callable[[ShardPlacement, dash_pb2.WriteOptions], Awaitable[T]]
+    ) -> T:
+        """Send a write to the leader of the shard owning ``position``; re-route once on a refusal."""
+        for attempt in range(2):
+            shard = self.placement.shard_for(position)
+            opts = dash_pb2.WriteOptions(epoch=shard.epoch, shard_id=shard.shard_id)
+            try:
+                return await send(shard, opts)
+            except RpcFailed as exc:
+                reroute = exc.code == grpc.StatusCode.FAILED_PRECONDITION and any(
+                    h in exc.details for h in _REROUTE_HINTS
+                )
+                if attempt == 0 and reroute:
+                    log.info("write to %s refused (%s); refreshing placement", shard.shard_id, exc.details)
+                    await self.watcher.refresh()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    async def _write_to(self, position: int, method: str, make: Callable[[dash_pb2.WriteOptions], object]):
+        async def send(shard: ShardPlacement, opts: dash_pb2.WriteOptions):
+            return await self._call(shard.leader, method, make(opts), self.config.write_timeout)
+
+        return await self._write(position, send)
+
+    async def _fan_out(self, method: str, make: Callable[[str], object]) -> dict[str, object]:
+        """Call every shard's serving replica concurrently; returns shard_id -> answer or exception."""
+        shards = self.placement.ordered()
+
+        async def one(shard: ShardPlacement):
+            return await self._call(shard.leader, method, make(shard.shard_id), self.config.shard_timeout)
+
+        answers = await asyncio.gather(*(one(s) for s in shards), return_exceptions=True)
+        return {s.shard_id: a for s, a in zip(shards, answers, strict=True)}
+
+    # ---- the Dash RPCs -----------------------------------------------------------------------------
+
+    async def Ingest(self, req: dash_pb2.IngestRequest) -> dash_pb2.WriteResponse:
+        v.check_claim_input("item", req.item, self.config.limits)
+        c = req.item.claim
+        position = routing_hash(req.tenant_id, claim_routing_key(c.claim_id, c.subject, list(c.entities)))
+        return await self._write_to(
+            position,
+            "Ingest",
+            lambda o: dash_pb2.IngestRequest(tenant_id=req.tenant_id, item=req.item, write=o),
+        )
+
+    async def IngestBatch(self, req: dash_pb2.IngestBatchRequest) -> dash_pb2.WriteResponse:
+        """Split by shard; each shard's part is atomic and idempotent under a commit id derived from the
+        batch's. Across shards a retry with the same commit_id completes a batch that failed midway."""
+        v.check_batch(req.tenant_id, req.items, req.commit_id, self.config.limits)
+        groups: dict[int, list[int]] = {}
+        for i, item in enumerate(req.items):
+            c = item.claim
+            pos = routing_hash(req.tenant_id, claim_routing_key(c.claim_id, c.subject, list(c.entities)))
+            shard = self.placement.shard_for(pos)
+            groups.setdefault(shard.start, []).append(i)
+
+        async def part(start: int, indexes: list[int]) -> dash_pb2.WriteResponse:
+            items = [req.items[i] for i in indexes]
+            return await self._write_to(
+                start,
+                "IngestBatch",
+                lambda o: dash_pb2.IngestBatchRequest(
+                    tenant_id=req.tenant_id,
+                    items=items,
+                    commit_id=f"{req.commit_id}@{o.shard_id}" if req.commit_id else "",
+                    write=o,
+                ),
+            )
+
+        answers = await asyncio.gather(*(part(s, ix) for s, ix in groups.items()), return_exceptions=True)
+        failed = [a for a in answers if isinstance(a, BaseException)]
+        if failed:
+            done = sum(1 for a in answers if not isinstance(a, BaseException))
+            first = failed[0]
+            if isinstance(first, RpcFailed) and done == 0:
+                raise first
+            raise Unavailable(
+                f"commit_id: batch applied on {done} of {len(answers)} shards ({first}); "
+                f"retry with the same commit_id '{req.commit_id}' to complete it"
+                if req.commit_id
+                else f"items: batch applied on {done} of {len(answers)} shards ({first}); retry it"
+            )
+        out = dash_pb2.WriteResponse(commit_id=req.commit_id, replayed=all(a.replayed for a in answers))
+        by_id = {cid for a in answers for cid in a.claim_ids}
+        out.claim_ids.extend(it.claim.claim_id for it in req.items if it.claim.claim_id in by_id)
+        out.evidence_count = sum(a.evidence_count for a in answers)
+        out.edge_count = sum(a.edge_count for a in answers)
+        out.ack_met = dash_pb2.ACK_LEVEL_LEADER
+        if len(answers) == 1:
+            a = answers[0]
+            out.lsn, out.generation, out.shard_id, out.epoch = a.lsn, a.generation, a.shard_id, a.epoch
+        return out
+
+    async def IngestDocument(self, req: dash_pb2.IngestDocumentRequest) -> dash_pb2.WriteResponse:
+        v.check_document(req.document, self.config.limits)
+        position = routing_hash(req.tenant_id, document_routing_key(req.document.doc_id))
+        return await self._write_to(
+            position,
+            "IngestDocument",
+            lambda o: dash_pb2.IngestDocumentRequest(tenant_id=req.tenant_id, document=req.document, write=o),
+        )
+
+    async def _locate(self, tenant_id: str, claim_id: str) -> ShardPlacement:
+        """The shard holding a claim (claim ids carry no routing key, so ask every shard)."""
+        answers = await self._fan_out(
+            "GetClaim",
+            lambda sid: dash_pb2.GetClaimRequest(tenant_id=tenant_id, claim_id=claim_id, shard_id=sid),
+        )
+        for shard_id, answer in answers.items():
+            if isinstance(answer, dash_pb2.GetClaimResponse):
+                return self.placement.shards[shard_id]
+        _raise_unless_all_not_found(answers, f"claim_id: no claim '{claim_id}' in tenant")
+        raise AssertionError("unreachable")
+
+    async def UpsertEvidence(self, req: dash_pb2.UpsertEvidenceRequest) -> dash_pb2.WriteResponse:
+        if not req.evidence:
+            raise v.InvalidArgument("evidence", "must not be empty")
+        for i, ev in enumerate(req.evidence):
+            v.check_evidence(f"evidence[{i}]", ev, self.config.limits, None)
+        by_shard: dict[int, list[types_pb2.Evidence]] = {}
+        for ev in req.evidence:
+            shard = await self._locate(req.tenant_id, ev.claim_id)
+            by_shard.setdefault(shard.start, []).append(ev)
+        out = dash_pb2.WriteResponse()
+        for start, rows in by_shard.items():
+            a = await self._write_to(
+                start,
+                "UpsertEvidence",
+                lambda o, rows=rows: dash_pb2.UpsertEvidenceRequest(
+                    tenant_id=req.tenant_id, evidence=rows, write=o
+                ),
+            )
+            out.claim_ids.extend(a.claim_ids)
+            out.evidence_count += a.evidence_count
+        return out
+
+    async def DeleteClaim(self, req: dash_pb2.DeleteClaimRequest) -> dash_pb2.WriteResponse:
+        v.check_id("claim_id", req.claim_id, self.config.limits.max_id_chars)
+        shard = await self._locate(req.tenant_id, req.claim_id)
+        return await self._write_to(
+            shard.start,
+            "DeleteClaim",
+            lambda o: dash_pb2.DeleteClaimRequest(tenant_id=req.tenant_id, claim_id=req.claim_id, write=o),
+        )
+
+    async def GetClaim(self, req: dash_pb2.GetClaimRequest) -> dash_pb2.GetClaimResponse:
+        v.check_get_claim(req.tenant_id, req.claim_id, self.config.limits)
+        shard = await self._locate(req.tenant_id, req.claim_id)
+        return await self._call(
+            shard.leader,
+            "GetClaim",
+            dash_pb2.GetClaimRequest(tenant_id=req.tenant_id, claim_id=req.claim_id, shard_id=shard.shard_id),
+            self.config.shard_timeout,
+        )
+
+    async def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
+        v.check_retrieve(req, self.config.limits)
+
+        def per_shard(shard_id: str) -> dash_pb2.RetrieveRequest:
+            r = dash_pb2.RetrieveRequest()
+            r.CopyFrom(req)
+            r.shard_id = shard_id
+            return r
+
+        answers = await self._fan_out("Retrieve", per_shard)
+        out = dash_pb2.RetrieveResponse()
+        results = []
+        for shard_id, answer in answers.items():
+            if isinstance(answer, dash_pb2.RetrieveResponse):
+                out.shards_answered.append(shard_id)
+                results.extend(answer.results)
+                out.explain.extend(answer.explain)
+                out.dropped_by_stance += answer.dropped_by_stance
+            elif isinstance(answer, RpcFailed) and answer.code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise answer  # the request itself is wrong: every shard will say so
+            else:
+                log.warning("shard %s missing from a retrieve: %r", shard_id, answer)
+                out.shards_missing.append(shard_id)
+        if not out.shards_answered:
+            raise Unavailable(f"shards: none answered ({', '.join(out.shards_missing)})")
+        # Scores are comparable across shards (cosine, saturated BM25, evidence masses): merge on them.
+        results.sort(key=lambda r: (-r.score, r.claim.claim_id))
+        top = results[: req.top_k or 10]
+        if req.stance_mode == dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST:
+            top.sort(key=lambda r: (-(r.contradiction_risk > 0), -r.score, r.claim.claim_id))
+        out.results.extend(top)
+        out.served_at.GetCurrentTime()
+        return out
+
+
+def _raise_unless_all_not_found(answers: dict[str, object], message: str) -> None:
+    """All shards said NOT_FOUND -> NotFound; any shard failing otherwise -> that failure (we cannot
+    say the claim does not exist if a shard did not answer)."""
+    for answer in answers.values():
+        if isinstance(answer, RpcFailed) and answer.code != grpc.StatusCode.NOT_FOUND:
+            raise answer
+        if isinstance(answer, DashError) and not isinstance(answer, NotFound):
+            raise answer
+        if isinstance(answer, BaseException) and not isinstance(answer, (RpcFailed, DashError)):
+            raise Unavailable(f"shard lookup failed: {answer!r}")
+    raise NotFound(message)
