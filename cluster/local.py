@@ -41,6 +41,8 @@ class ClusterSpec:
     etcd_members: int = 1
     lease_ttl: int = 5
     fsync: str = "always"
+    # More API keys besides the admin key: (key, tenants it may access).
+    extra_api_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -104,7 +106,12 @@ class LocalCluster:
         token.chmod(0o600)
         self.state.api_key = "dash-" + secrets.token_urlsafe(24)
         keys = self.dir / "api-keys.json"
-        keys.write_text(json.dumps({"keys": [{"name": "admin", "key": self.state.api_key, "tenants": ["*"]}]}))
+        entries = [{"name": "admin", "key": self.state.api_key, "tenants": ["*"]}]
+        entries += [
+            {"name": f"key-{i}", "key": k, "tenants": list(t)}
+            for i, (k, t) in enumerate(self.spec.extra_api_keys)
+        ]
+        keys.write_text(json.dumps({"keys": entries}))
         keys.chmod(0o600)
         try:
             self._start_etcd(timeout)
@@ -122,8 +129,13 @@ class LocalCluster:
 
     def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
         log = (self.dir / "logs" / f"{name}.log").open("w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
         self._procs[name] = proc
         self.state.pids[name] = proc.pid
         return proc
@@ -133,37 +145,83 @@ class LocalCluster:
         peers = [(f"etcd-{i}", free_port(), free_port()) for i in range(n)]
         initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in peers)
         for name, client, peer in peers:
-            self._spawn(name, [
-                etcd_binary(), "--name", name, "--data-dir", str(self.dir / name),
-                "--listen-client-urls", f"http://127.0.0.1:{client}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-cluster", initial, "--initial-cluster-state", "new",
-                "--initial-cluster-token", f"dash-{self.dir.name}",
-            ])
+            self._spawn(
+                name,
+                [
+                    etcd_binary(),
+                    "--name",
+                    name,
+                    "--data-dir",
+                    str(self.dir / name),
+                    "--listen-client-urls",
+                    f"http://127.0.0.1:{client}",
+                    "--advertise-client-urls",
+                    f"http://127.0.0.1:{client}",
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{peer}",
+                    "--initial-advertise-peer-urls",
+                    f"http://127.0.0.1:{peer}",
+                    "--initial-cluster",
+                    initial,
+                    "--initial-cluster-state",
+                    "new",
+                    "--initial-cluster-token",
+                    f"dash-{self.dir.name}",
+                ],
+            )
         self.state.etcd = ",".join(f"127.0.0.1:{client}" for _, client, _ in peers)
         asyncio.run(_wait_etcd(self.state.etcd, timeout))
 
     def start_node(self, node_id: str, timeout: float = 60.0) -> str:
         """Start (or restart) one node process; returns its address."""
-        proc = self._spawn(node_id, [
-            sys.executable, "-m", "dash_client.cli", "node", "serve",
-            "--data-dir", str(self.dir / "nodes" / node_id), "--listen", "127.0.0.1:0",
-            "--node-id", node_id, "--etcd", self.state.etcd, "--lease-ttl", str(self.spec.lease_ttl),
-            "--cluster-token-file", str(self.dir / "cluster-token"), "--fsync", self.spec.fsync,
-        ])
+        proc = self._spawn(
+            node_id,
+            [
+                sys.executable,
+                "-m",
+                "dash_client.cli",
+                "node",
+                "serve",
+                "--data-dir",
+                str(self.dir / "nodes" / node_id),
+                "--listen",
+                "127.0.0.1:0",
+                "--node-id",
+                node_id,
+                "--etcd",
+                self.state.etcd,
+                "--lease-ttl",
+                str(self.spec.lease_ttl),
+                "--cluster-token-file",
+                str(self.dir / "cluster-token"),
+                "--fsync",
+                self.spec.fsync,
+            ],
+        )
         address = wait_ready(self.dir / "logs" / f"{node_id}.log", proc, timeout)
         self.state.nodes[node_id] = address
         self.save()
         return address
 
     def _start_router(self, timeout: float) -> None:
-        proc = self._spawn("router", [
-            sys.executable, "-m", "dash_client.cli", "router", "serve", "--listen", "127.0.0.1:0",
-            "--etcd", self.state.etcd, "--api-keys-file", str(self.dir / "api-keys.json"),
-            "--cluster-token-file", str(self.dir / "cluster-token"),
-        ])
+        proc = self._spawn(
+            "router",
+            [
+                sys.executable,
+                "-m",
+                "dash_client.cli",
+                "router",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--etcd",
+                self.state.etcd,
+                "--api-keys-file",
+                str(self.dir / "api-keys.json"),
+                "--cluster-token-file",
+                str(self.dir / "cluster-token"),
+            ],
+        )
         self.state.router = wait_ready(self.dir / "logs" / "router.log", proc, timeout)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -228,15 +286,21 @@ def _signal_and_wait(pid: int, sig: int, proc: subprocess.Popen | None, timeout:
         if proc is not None:
             if proc.poll() is not None:
                 return
-        else:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
+        elif not process_alive(pid):
+            return
         time.sleep(0.02)
     os.kill(pid, signal.SIGKILL)
     if proc is not None:
         proc.wait(5)
+
+
+def process_alive(pid: int) -> bool:
+    """Running (a zombie waiting for a parent that is not us counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
 
 async def _wait_etcd(endpoints: str, timeout: float) -> None:

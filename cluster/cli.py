@@ -1,0 +1,144 @@
+"""`dash cluster up|status|down`: drive a local cluster from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+import grpc
+
+from cluster.local import ClusterSpec, LocalCluster
+from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
+from dash_node.etcd_placement import PlacementStore
+
+
+def status(cluster: LocalCluster, timeout: float = 3.0) -> dict:
+    """Nodes (registered or not), shards (range, replicas, leader, epoch) and each replica's position."""
+    pm = asyncio.run(_load(cluster.state.etcd))
+    token = cluster.token
+    nodes = {}
+    for node_id in sorted(set(cluster.state.nodes) | set(pm.nodes)):
+        info = pm.nodes.get(node_id)
+        nodes[node_id] = {
+            "registered": info is not None,
+            "address": info.address if info else cluster.state.nodes.get(node_id, ""),
+            "pid": cluster.state.pids.get(node_id),
+        }
+    shards = []
+    for shard in pm.ordered():
+        replicas = {}
+        for node_id in shard.replicas:
+            replicas[node_id] = _replica_stats(nodes.get(node_id, {}), shard.shard_id, token, timeout)
+            replicas[node_id]["role"] = "leader" if node_id == shard.leader else "follower"
+            # Followers get no writes until replication lands: they do not serve reads either.
+            replicas[node_id]["serving"] = node_id == shard.leader and replicas[node_id].get("up", False)
+        leader_lsn = replicas.get(shard.leader, {}).get("applied_lsn", 0)
+        for r in replicas.values():
+            r["lag_records"] = max(leader_lsn - r.get("applied_lsn", 0), 0) if r.get("up") else None
+        shards.append(
+            {
+                "shard_id": shard.shard_id,
+                "range": [hex(shard.start), hex(shard.end)],
+                "epoch": shard.epoch,
+                "leader": shard.leader,
+                "replicas": replicas,
+            }
+        )
+    return {
+        "router": cluster.state.router,
+        "etcd": cluster.state.etcd,
+        "revision": pm.revision,
+        "nodes": nodes,
+        "shards": shards,
+    }
+
+
+def _replica_stats(node: dict, shard_id: str, token: str, timeout: float) -> dict:
+    if not node.get("registered"):
+        return {"up": False}
+    with grpc.insecure_channel(node["address"]) as channel:
+        try:
+            s = node_pb2_grpc.NodeStub(channel).Stats(
+                node_pb2.StatsRequest(shard_id=shard_id),
+                timeout=timeout,
+                metadata=[("x-dash-cluster-token", token)],
+            )
+        except grpc.RpcError as exc:
+            return {"up": False, "error": f"{exc.code().name}: {exc.details()}"}
+    return {
+        "up": True,
+        "claims": s.claims,
+        "applied_lsn": s.applied_lsn,
+        "generation": s.generation,
+        "epoch": s.epoch,
+    }
+
+
+async def _load(etcd: str):
+    store = PlacementStore(etcd)
+    try:
+        return await store.load()
+    finally:
+        await store.close()
+
+
+def render(st: dict) -> str:
+    lines = [f"router {st['router']}   etcd {st['etcd']}   placement revision {st['revision']}", "", "nodes:"]
+    for node_id, n in st["nodes"].items():
+        state = "up" if n["registered"] else "DOWN (no live registration)"
+        lines.append(f"  {node_id:<6} {n['address']:<22} {state}")
+    lines += ["", "shards:"]
+    for s in st["shards"]:
+        lines.append(f"  {s['shard_id']:<4} epoch {s['epoch']:<3} range {s['range'][0]}..{s['range'][1]}")
+        for node_id, r in s["replicas"].items():
+            if not r.get("up"):
+                lines.append(f"       {node_id:<6} {r['role']:<8} DOWN")
+                continue
+            serving = "serving" if r["serving"] else "not serving (no replication yet)"
+            lines.append(
+                f"       {node_id:<6} {r['role']:<8} claims {r['claims']:<8} lsn {r['applied_lsn']:<8} "
+                f"lag {r['lag_records']:<6} {serving}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="dash cluster", description="run a DASH cluster on this machine")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start etcd, nodes and a router; print the router address and API key")
+    up.add_argument("--dir", required=True)
+    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--shards", type=int, default=4)
+    up.add_argument("--replicas", type=int, default=2)
+    up.add_argument("--etcd-members", type=int, choices=[1, 3], default=1)
+    up.add_argument("--lease-ttl", type=int, default=5)
+    st = sub.add_parser("status", help="nodes, shards, leaders, epochs, replica positions")
+    st.add_argument("--dir", required=True)
+    st.add_argument("--json", action="store_true")
+    down = sub.add_parser("down", help="stop everything `up` started")
+    down.add_argument("--dir", required=True)
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "up":
+            spec = ClusterSpec(args.nodes, args.shards, args.replicas, args.etcd_members, args.lease_ttl)
+            state = LocalCluster(args.dir, spec).up()
+            print(
+                f"router   {state.router}\napi key  {state.api_key}\netcd     {state.etcd}\n"
+                f"state    {args.dir}/cluster.json\nstop with: dash cluster down --dir {args.dir}"
+            )
+        elif args.cmd == "status":
+            st = status(LocalCluster.attach(args.dir))
+            print(json.dumps(st, indent=2) if args.json else render(st))
+        else:
+            LocalCluster.attach(args.dir).down()
+            print("cluster stopped")
+    except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
+        print(f"dash cluster {args.cmd}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
