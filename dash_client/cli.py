@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC
 from pathlib import Path
 
 import grpc
@@ -69,21 +68,21 @@ def cmd_ingest_doc(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
-    try:
-        as_of = parse_time("--as-of", args.as_of).ToDatetime(tzinfo=UTC) if args.as_of else None
-        known = args.as_known_at
-        as_known_at = parse_time("--as-known-at", known).ToDatetime(tzinfo=UTC) if known else None
+    try:  # checked here so the message names the flag
+        for flag, value in (("--as-of", args.as_of), ("--as-known-at", args.as_known_at)):
+            if value:
+                parse_time(flag, value)
     except FormatError as exc:
         print(f"INVALID_ARGUMENT: {exc}", file=sys.stderr)
         return 2
-    labels = dict(label.partition("=")[::2] for label in args.label)
+    labels = {key: value for key, _, value in (label.partition("=") for label in args.label)}
     with _client(args) as client:
         result = client.retrieve(
             args.query,
             top_k=args.top_k,
             mode=args.mode,
-            as_of=as_of,
-            as_known_at=as_known_at,
+            as_of=args.as_of or None,
+            as_known_at=args.as_known_at or None,
             labels=labels,
             entities=args.entity,
             explain=args.explain,

@@ -46,6 +46,9 @@ from dash_client.types import (
     to_timestamp,
 )
 
+ClaimInputLike = ClaimIn | dict | types_pb2.ClaimInput
+"""A claim to write: a ``ClaimIn``, a dict in the README's JSONL format, or a built ``ClaimInput``."""
+
 MODES = {
     "balanced": dash_pb2.STANCE_MODE_BALANCED,
     "support_only": dash_pb2.STANCE_MODE_SUPPORT_ONLY,
@@ -176,12 +179,12 @@ class _Base:
 
     # ---- planning: one per RPC ---------------------------------------------------------------------
 
-    def _plan_ingest(self, claim: ClaimIn | dict, tenant: str | None) -> _Call:
+    def _plan_ingest(self, claim: ClaimInputLike, tenant: str | None) -> _Call:
         req = dash_pb2.IngestRequest(tenant_id=self._tenant(tenant), item=claim_input(claim, "item"))
         return _Call("Ingest", req, _ONCE, WriteResult.from_pb)
 
     def _plan_ingest_batch(
-        self, claims: Sequence[ClaimIn | dict], commit_id: str, tenant: str | None
+        self, claims: Sequence[ClaimInputLike], commit_id: str, tenant: str | None
     ) -> _Call:
         items = [claim_input(c, f"items[{i}]") for i, c in enumerate(claims)]
         req = dash_pb2.IngestBatchRequest(
@@ -293,12 +296,12 @@ class DashClient(_Base):
                 continue
             return call.convert(answer)
 
-    def ingest(self, claim: ClaimIn | dict, *, tenant: str | None = None) -> WriteResult:
+    def ingest(self, claim: ClaimInputLike, *, tenant: str | None = None) -> WriteResult:
         """Upsert one claim with its evidence and edges. Never retried (see the module docstring)."""
         return self._invoke(self._plan_ingest(claim, tenant))
 
     def ingest_batch(
-        self, claims: Sequence[ClaimIn | dict], *, commit_id: str = "", tenant: str | None = None
+        self, claims: Sequence[ClaimInputLike], *, commit_id: str = "", tenant: str | None = None
     ) -> WriteResult:
         """Upsert many claims atomically. Without ``commit_id`` the batch gets ``content_commit_id(items)``,
         so sending the same claims again replays the first answer (``replayed=True``) and writes nothing;
@@ -393,12 +396,12 @@ class AsyncDashClient(_Base):
                 continue
             return call.convert(answer)
 
-    async def ingest(self, claim: ClaimIn | dict, *, tenant: str | None = None) -> WriteResult:
+    async def ingest(self, claim: ClaimInputLike, *, tenant: str | None = None) -> WriteResult:
         """See ``DashClient.ingest``."""
         return await self._invoke(self._plan_ingest(claim, tenant))
 
     async def ingest_batch(
-        self, claims: Sequence[ClaimIn | dict], *, commit_id: str = "", tenant: str | None = None
+        self, claims: Sequence[ClaimInputLike], *, commit_id: str = "", tenant: str | None = None
     ) -> WriteResult:
         """See ``DashClient.ingest_batch`` (a content-derived ``commit_id`` by default)."""
         return await self._invoke(self._plan_ingest_batch(claims, commit_id, tenant))
