@@ -30,12 +30,13 @@ lint: $(STAMP)
 test: $(STAMP) check-proto lint
 	$(BIN)/python -m pytest -q
 
-## Start a local node, ingest the bundled corpus, answer a few questions (node keeps running).
+## Start a local cluster (etcd, 3 nodes, a router), ingest the bundled corpus, answer a few questions.
+## The cluster keeps running; `make demo-down` stops it.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-demo-down:
-	$(BIN)/python scripts/demo.py down
+demo-down: $(STAMP)
+	$(BIN)/dash cluster down --dir var/demo
 
 recall: $(STAMP)
 	$(BIN)/python scripts/ann_recall.py --n 100000 --out docs/benchmarks/ann_recall.json

@@ -99,6 +99,11 @@ class LocalCluster:
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     def up(self, timeout: float = 60.0) -> ClusterState:
+        """Start a new cluster in an empty (or absent) directory."""
+        if self.dir.exists() and any(self.dir.iterdir()):
+            raise RuntimeError(
+                f"{self.dir} is not empty (a cluster's data?): choose another --dir or remove it"
+            )
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "logs").mkdir(exist_ok=True)
         token = self.dir / "cluster-token"

@@ -7,6 +7,7 @@ Errors go to stderr as ``STATUS_NAME: message`` with a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -95,10 +96,21 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_node_serve(argv: list[str]) -> int:
-    from dash_node.server import main  # imported here so client-only commands stay light
+# Commands that parse their own flags, by the words that start them; imported only when used, so
+# client-only commands stay light (the SDK never imports the servers).
+DELEGATED = {
+    ("node", "serve"): ("dash_node.server", "serve DASH shard replicas over gRPC"),
+    ("router", "serve"): ("dash_router.server", "serve the public API in front of a cluster"),
+    ("cluster",): ("cluster.cli", "up | status | down: a local cluster of real processes"),
+    ("trace",): ("dash_client.trace_view", "show FILE: a trace from a JSONL trace file as a waterfall"),
+}
 
-    return main(argv)
+
+def _delegate(argv: list[str]) -> int | None:
+    for words, (module, _) in DELEGATED.items():
+        if tuple(argv[: len(words)]) == words:
+            return importlib.import_module(module).main(argv[len(words) :])
+    return None
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:
@@ -112,10 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dash", description="DASH evidence-first memory engine")
     sub = p.add_subparsers(dest="command", required=True)
 
-    node = sub.add_parser("node", help="run a shard node").add_subparsers(dest="node_command", required=True)
-    node.add_parser(
-        "serve", help="serve one shard replica over gRPC (see: dash node serve --help)", add_help=False
-    )
+    for words, (_, summary) in DELEGATED.items():
+        sub.add_parser(
+            words[0],
+            help=f"{' '.join(words)}: {summary} (see: dash {' '.join(words)} --help)",
+            add_help=False,
+        )
 
     ing = sub.add_parser("ingest", help="ingest claims from a JSONL file (format in the README)")
     ing.add_argument("file")
@@ -150,12 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["node", "serve"]:  # servers parse their own flags
-        return cmd_node_serve(argv[2:])
-    if argv[:2] == ["router", "serve"]:
-        from dash_router.server import main as router_main
-
-        return router_main(argv[2:])
+    delegated = _delegate(argv)
+    if delegated is not None:
+        return delegated
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -101,12 +101,15 @@ def main() -> int:
             stub.Ingest(dash_pb2.IngestRequest(tenant_id="bench", item=item), metadata=md, timeout=30)
             t1 = time.perf_counter()
             deadline = t1 + 10
+            n = 0
             while time.perf_counter() < deadline:
+                n += 1
                 res = stub.Retrieve(
                     dash_pb2.RetrieveRequest(tenant_id="bench", query=token, top_k=1), metadata=md
                 )
                 if res.results and res.results[0].claim.claim_id == f"fresh-{i}":
                     break
+            polls.append(n)
             t2 = time.perf_counter()
             ack.append((t1 - t0) * 1000)
             after_ack.append((t2 - t1) * 1000)

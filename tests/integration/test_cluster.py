@@ -293,7 +293,7 @@ def test_killed_node_expires_within_its_lease_and_reads_go_partial(cluster) -> N
 
 def test_up_and_down_from_the_command_line_leave_no_process(tmp_path: Path) -> None:
     d = str(tmp_path / "c")
-    cli = [sys.executable, "-m", "cluster.cli"]
+    cli = [sys.executable, "-m", "dash_client.cli", "cluster"]
     up = subprocess.run(
         [*cli, "up", "--dir", d, "--nodes", "1", "--shards", "1", "--replicas", "1"],
         capture_output=True,
