@@ -48,10 +48,15 @@ class PlacementStore:
         self.timeout = timeout
         self._client: aetcd.Client | None = None
         self._next = 0
+        self._connecting = asyncio.Lock()
 
     async def client(self) -> aetcd.Client:
-        if self._client is not None:
+        async with self._connecting:  # one connection per store, however many tasks ask at once
+            if self._client is None:
+                self._client = await self._connect()
             return self._client
+
+    async def _connect(self) -> aetcd.Client:
         last: Exception | None = None
         for _ in range(len(self.endpoints)):
             host, port = self.endpoints[self._next % len(self.endpoints)]
@@ -65,7 +70,6 @@ class PlacementStore:
                 with contextlib.suppress(Exception):
                     await c.close()
                 continue
-            self._client = c
             return c
         raise ConnectionError(f"no etcd endpoint answered: {last!r}")
 

@@ -25,8 +25,9 @@ class Membership:
 
     def __init__(self, host: ShardHost, etcd: str, lease_ttl: int = 10) -> None:
         self.host = host
+        # Separate connections: a watch that breaks must not tear down the lease keepalive, and back.
         self.store = PlacementStore(etcd)
-        self.watcher = PlacementWatcher(self.store, on_change=host.apply_placement)
+        self.watcher = PlacementWatcher(PlacementStore(etcd), on_change=host.apply_placement)
         self.lease_ttl = lease_ttl
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="dash-membership", daemon=True)
@@ -91,6 +92,7 @@ class Membership:
                 with contextlib.suppress(Exception):
                     await self._lease.revoke()
             await self.store.close()
+            await self.watcher.store.close()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
