@@ -18,6 +18,7 @@ from tqdm import tqdm
 from dash_client.client import MODES, ClientConfig, DashClient, content_commit_id
 from dash_client.errors import DashError, InvalidArgument
 from dash_client.formats import FormatError, claim_from_json, parse_time, render_text
+from dash_client.tracing import setup_tracing
 
 
 def _client(args: argparse.Namespace) -> DashClient:
@@ -102,7 +103,7 @@ DELEGATED = {
     ("node", "serve"): ("dash_node.server", "serve DASH shard replicas over gRPC"),
     ("router", "serve"): ("dash_router.server", "serve the public API in front of a cluster"),
     ("cluster",): ("cluster.cli", "up | status | down: a local cluster of real processes"),
-    ("trace",): ("dash_client.trace_view", "show FILE: a trace from a JSONL trace file as a waterfall"),
+    ("trace", "show"): ("dash_client.trace_view", "a trace from a JSONL trace file as a waterfall"),
 }
 
 
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if delegated is not None:
         return delegated
     args = build_parser().parse_args(argv)
+    setup_tracing("dash-client")  # a no-op unless DASH_TRACE_FILE or OTEL_* configure tracing
     try:
         return args.func(args)
     except DashError as exc:

@@ -34,6 +34,7 @@ from google.protobuf import message as _message
 from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
 from dash_client.errors import DashError, InvalidArgument, from_rpc_error
 from dash_client.formats import pack_vector
+from dash_client.tracing import instrument_channel
 from dash_client.types import (
     ClaimIn,
     ClaimRecord,
@@ -161,7 +162,8 @@ class _Base:
             ("grpc.max_send_message_length", cfg.max_message_bytes),
             ("grpc.max_receive_message_length", cfg.max_message_bytes),
         ]
-        self._channel = type(self)._new_channel(cfg.target, options=options)
+        # Traced when tracing is configured (W3C context to the router); unchanged otherwise.
+        self._channel = instrument_channel(type(self)._new_channel(cfg.target, options=options))
         self._stub = dash_pb2_grpc.DashStub(self._channel)
 
     def _tenant(self, tenant: str | None) -> str:

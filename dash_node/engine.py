@@ -28,6 +28,7 @@ import numpy as np
 from google.protobuf import timestamp_pb2
 
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2, wal_pb2
+from dash_node import telemetry
 from dash_node import validation as v
 from dash_node.apply import Touched, apply_batch
 from dash_node.embedding import Embedder, default_embedder
@@ -45,6 +46,7 @@ from dash_node.errors import (
 from dash_node.extract import Extractor, SentenceExtractor
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
+from dash_node.metrics import NODE as METRICS
 from dash_node.planner import Planner, RankingWeights
 from dash_node.store import Store, StoreConfig
 from dash_node.wal import Wal, WalConfig
@@ -80,6 +82,9 @@ class _Pending:
     batch: wal_pb2.WalBatch
     items_field: str = "items"  # how the client named the upserts, for error messages
     future: Future = field(default_factory=Future)
+    started: float = field(default_factory=time.perf_counter)  # when the write entered the engine
+    group_size: int = 0  # writes in the WAL group that committed it
+    fsync_ms: float = 0.0
 
 
 _STOP = object()
@@ -291,19 +296,41 @@ class Engine:
                     c.embedding = np.asarray(vec, dtype="<f4").tobytes()
         return out
 
-    def _submit(self, batch: wal_pb2.WalBatch, items_field: str = "items") -> dash_pb2.WriteResponse:
+    def _submit(
+        self, batch: wal_pb2.WalBatch, items_field: str = "items", started: float | None = None
+    ) -> dash_pb2.WriteResponse:
         pending = _Pending(batch, items_field)
-        self._queue.put(pending)
-        return pending.future.result()
+        if started is not None:
+            pending.started = started
+        with telemetry.span(
+            "engine.write",
+            lambda: {
+                "dash.shard_id": self.config.shard_id,
+                "dash.tenant_hash": telemetry.tenant_hash(batch.tenant_id),
+            },
+        ) as span:
+            self._queue.put(pending)
+            resp = pending.future.result()
+            if span is not None:
+                span.set_attributes(
+                    {
+                        "dash.wal_group_size": pending.group_size,
+                        "dash.wal_fsync_ms": round(pending.fsync_ms, 3),
+                        "dash.lsn": resp.lsn,
+                        "dash.claims": len(resp.claim_ids),
+                    }
+                )
+            return resp
 
     def ingest(
         self, tenant_id: str, item: types_pb2.ClaimInput, write: dash_pb2.WriteOptions | None = None
     ) -> dash_pb2.WriteResponse:
         """Upsert one claim with its evidence and edges."""
+        started = time.perf_counter()
         self._check_write(tenant_id, write)
         v.check_claim_input("item", item, self.config.limits)
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, [item]))
-        return self._submit(batch, "item")
+        return self._submit(batch, "item", started)
 
     def ingest_batch(
         self,
@@ -313,6 +340,7 @@ class Engine:
         write: dash_pb2.WriteOptions | None = None,
     ) -> dash_pb2.WriteResponse:
         """Upsert many claims atomically; idempotent by commit_id."""
+        started = time.perf_counter()
         self._check_write(tenant_id, write)
         v.check_batch(tenant_id, items, commit_id, self.config.limits)
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, commit_id=commit_id)
@@ -322,7 +350,7 @@ class Engine:
             if replay is not None:
                 return replay
         batch.upserts.extend(self._resolve_items(tenant_id, items))
-        return self._submit(batch)
+        return self._submit(batch, started=started)
 
     def _replayed_commit(self, tenant_id: str, commit_id: str, fp: bytes) -> dash_pb2.WriteResponse | None:
         with self.store.read() as txn:
@@ -335,6 +363,7 @@ class Engine:
         self, tenant_id: str, document: types_pb2.Document, write: dash_pb2.WriteOptions | None = None
     ) -> dash_pb2.WriteResponse:
         """Split a document into sentence claims whose evidence quotes are exact spans of its text."""
+        started = time.perf_counter()
         self._check_write(tenant_id, write)
         v.check_document(document, self.config.limits)
         quality = document.source_quality if document.HasField("source_quality") else 0.5
@@ -365,7 +394,7 @@ class Engine:
         if len(items) > self.config.limits.max_batch_items:
             raise ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
-        return self._submit(batch)
+        return self._submit(batch, started=started)
 
     def upsert_evidence(
         self, tenant_id: str, evidence: list[types_pb2.Evidence], write: dash_pb2.WriteOptions | None = None
@@ -457,7 +486,9 @@ class Engine:
                 txn.abort()
                 return
             lsns = self.wal.append([(RECORD_BATCH, p.batch.SerializeToString()) for p, _ in accepted])
+            fsync_started = time.perf_counter()
             self.wal.sync()
+            fsync_seconds = time.perf_counter() - fsync_started
             self.store.set_applied_lsn(txn, lsns[-1])
             txn.commit()
         except WalFailed as exc:
@@ -478,7 +509,12 @@ class Engine:
             return
         self._sync_indexes(touched)
         self._since_checkpoint += len(accepted)
+        visible = time.perf_counter()
+        METRICS.wal_fsync_seconds.observe(fsync_seconds)
+        METRICS.wal_group_size.observe(len(accepted))
         for p, resp in accepted:
+            METRICS.ingest_visible_seconds.observe(visible - p.started)
+            p.group_size, p.fsync_ms = len(accepted), fsync_seconds * 1000
             p.future.set_result(resp)
 
     def _response_for(self, batch: wal_pb2.WalBatch, lsn: int) -> dash_pb2.WriteResponse:
@@ -518,7 +554,23 @@ class Engine:
         """Ranked claims with citations; see ``planner``."""
         v.check_retrieve(request, self.config.limits)
         self._check_known_tenant(request.tenant_id)
-        return self.planner.retrieve(request)
+        with telemetry.span(
+            "planner.retrieve",
+            lambda: {
+                "dash.shard_id": self.config.shard_id,
+                "dash.tenant_hash": telemetry.tenant_hash(request.tenant_id),
+                "dash.top_k": request.top_k or 10,
+            },
+        ) as span:
+            resp = self.planner.retrieve(request)
+            if span is not None:
+                span.set_attribute("dash.results", len(resp.results))
+            return resp
+
+    def claim_count(self) -> int:
+        """Claims stored in this replica, all tenants (an LMDB stat: cheap)."""
+        with self.store.read() as txn:
+            return self.store.count(txn, "claims")
 
     def get_claim(self, tenant_id: str, claim_id: str) -> dash_pb2.GetClaimResponse:
         v.check_get_claim(tenant_id, claim_id, self.config.limits)

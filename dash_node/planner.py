@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_node import telemetry
 from dash_node.validation import ts_key
 
 if TYPE_CHECKING:
@@ -66,12 +67,24 @@ class Planner:
         resp.served_at.GetCurrentTime()
         stages: list[tuple[str, int, float]] = []
         clock = time.perf_counter()
+        # Each stage is also a child span of the current one (when it records), timed after the fact.
+        traced = telemetry.recording()
+        span_attrs = (
+            {"dash.shard_id": eng.config.shard_id, "dash.tenant_hash": telemetry.tenant_hash(tenant)}
+            if traced
+            else {}
+        )
+        span_clock = time.time_ns()
 
         def stage(name: str, n: int) -> None:
-            nonlocal clock
+            nonlocal clock, span_clock
             now = time.perf_counter()
             stages.append((name, n, (now - clock) * 1000))
             clock = now
+            if traced:
+                end = time.time_ns()
+                telemetry.stage_span(f"planner.{name}", span_clock, end, {**span_attrs, "dash.candidates": n})
+                span_clock = end
 
         with eng.store.read() as txn:
             dim = eng.store.tenant_dim(txn, tenant)

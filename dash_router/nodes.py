@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from dash_client._pb.dash.v1 import node_pb2_grpc
+from dash_client.tracing import aio_client_interceptors
 from dash_node.errors import Unavailable
 from dash_node.placement import NodeInfo
 
@@ -44,7 +45,9 @@ class NodePool:
             raise Unavailable(f"node '{node_id}' is not registered (down, or its lease expired)")
         entry = self._channels.get(node_id)
         if entry is None or entry[0] != info.address:
-            channel = grpc.aio.insecure_channel(info.address, options=self._options)
+            channel = grpc.aio.insecure_channel(
+                info.address, options=self._options, interceptors=aio_client_interceptors() or None
+            )
             entry = (info.address, channel, node_pb2_grpc.NodeStub(channel))
             self._channels[node_id] = entry
         return entry[2]

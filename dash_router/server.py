@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dash_client._pb.dash.v1 import dash_pb2
+from dash_node import metrics, telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError
 from dash_node.server import CODES, MAX_MESSAGE_BYTES
@@ -39,6 +41,7 @@ class _Undecodable:
 def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc.RpcMethodHandler:
     cls = message_factory.GetMessageClass(input_desc)
     method: Callable = getattr(router, name)
+    latency = metrics.ROUTER.request_seconds
 
     def decode(raw: bytes):
         try:
@@ -47,19 +50,27 @@ def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc
             return _Undecodable(find_bad_field(input_desc, raw) or "request")
 
     async def handle(request, context: grpc.aio.ServicerContext):
+        started, code = time.perf_counter(), grpc.StatusCode.UNKNOWN
         try:
             principal = auth.authenticate({k: v for k, v in context.invocation_metadata() or ()})
             if isinstance(request, _Undecodable):
                 raise v.InvalidArgument(request.field, "malformed (invalid UTF-8?)")
             v.check_tenant(request.tenant_id, router.config.limits)
             principal.check_tenant(request.tenant_id)
-            return await method(request)
+            answer = await method(request)
+            code = grpc.StatusCode.OK
+            return answer
         except DashError as exc:
-            await context.abort(CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message)
+            code = CODES.get(exc.code, grpc.StatusCode.INTERNAL)
+            await context.abort(code, exc.message)
         except RpcFailed as exc:
+            code = exc.code
             await context.abort(exc.code, exc.details)
         except LookupError as exc:  # no shard owns a position: placement is incomplete
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"placement: {exc}")
+            code = grpc.StatusCode.UNAVAILABLE
+            await context.abort(code, f"placement: {exc}")
+        finally:
+            latency.labels(name, code.name).observe(time.perf_counter() - started)
 
     return grpc.unary_unary_rpc_method_handler(
         handle, request_deserializer=decode, response_serializer=lambda m: m.SerializeToString()
@@ -73,6 +84,7 @@ def build_server(
     methods = {m.name: _handler(router, auth, m.name, m.input_type) for m in desc.methods}
     server = grpc.aio.server(
         handlers=[grpc.method_handlers_generic_handler(desc.full_name, methods)],
+        interceptors=telemetry.aio_server_interceptors(),
         maximum_concurrent_rpcs=256,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -93,6 +105,15 @@ def build_server(
 async def serve(args: argparse.Namespace, auth: Authenticator, token: str) -> None:
     router = Router(RouterConfig(etcd=args.etcd, shard_timeout=args.shard_timeout), auth, token)
     await router.start()
+    metrics_server = None
+    if args.metrics_listen:
+        try:
+            shown, metrics_server = metrics.serve_metrics(args.metrics_listen, metrics.ROUTER.registry)
+        except OSError as exc:
+            await router.stop()
+            print(f"dash router serve: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from exc
+        print(f"metrics on {shown}", flush=True)
     server, port, health_servicer = build_server(router, auth, args.listen)
     await server.start()
     for name in ("", "dash.v1.Dash"):
@@ -106,6 +127,8 @@ async def serve(args: argparse.Namespace, auth: Authenticator, token: str) -> No
     await stop.wait()
     await server.stop(grace=5)
     await router.stop()
+    if metrics_server is not None:
+        metrics_server.shutdown()
 
 
 def main(argv: list[str]) -> int:
@@ -120,6 +143,12 @@ def main(argv: list[str]) -> int:
         help="credential for calls to nodes (or $DASH_CLUSTER_TOKEN)",
     )
     p.add_argument("--shard-timeout", type=float, default=5.0, help="per-shard deadline on reads, seconds")
+    p.add_argument(
+        "--metrics-listen",
+        default=metrics.default_listen(),
+        help="HOST:PORT for the Prometheus /metrics endpoint, e.g. 127.0.0.1:0 (or $DASH_METRICS_LISTEN; "
+        "default: none)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -129,8 +158,15 @@ def main(argv: list[str]) -> int:
             if args.cluster_token_file
             else os.environ.get("DASH_CLUSTER_TOKEN", "").strip()
         )
+        if args.metrics_listen:
+            metrics.parse_listen(args.metrics_listen)
     except (OSError, ValueError) as exc:
         print(f"dash router serve: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(args, auth, token))
+    provider = telemetry.setup_tracing("dash-router")
+    try:
+        asyncio.run(serve(args, auth, token))
+    finally:
+        if provider is not None:
+            provider.shutdown()
     return 0

@@ -17,9 +17,11 @@ from typing import TypeVar
 import grpc
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_node import telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError, NotFound, Unavailable
 from dash_node.etcd_placement import PlacementStore, PlacementWatcher
+from dash_node.metrics import ROUTER as METRICS
 from dash_node.placement import (
     PlacementMap,
     ShardPlacement,
@@ -123,7 +125,21 @@ class Router:
         async def one(shard: ShardPlacement):
             return await self._call(shard.leader, method, make(shard.shard_id), self.config.shard_timeout)
 
+        METRICS.fanout_width.observe(len(shards))
+        telemetry.set_attributes({"dash.fanout_width": len(shards)})
         answers = await asyncio.gather(*(one(s) for s in shards), return_exceptions=True)
+        for s, a in zip(shards, answers, strict=True):
+            if isinstance(a, BaseException) and not (
+                isinstance(a, RpcFailed) and a.code == grpc.StatusCode.NOT_FOUND  # a GetClaim miss
+            ):
+                code = (
+                    a.code.name
+                    if isinstance(a, RpcFailed)
+                    else a.code
+                    if isinstance(a, DashError)
+                    else type(a).__name__
+                )
+                METRICS.shard_errors.labels(s.shard_id, code).inc()
         return {s.shard_id: a for s, a in zip(shards, answers, strict=True)}
 
     # ---- the Dash RPCs -----------------------------------------------------------------------------
@@ -271,6 +287,14 @@ class Router:
             else:
                 log.warning("shard %s missing from a retrieve: %r", shard_id, answer)
                 out.shards_missing.append(shard_id)
+        telemetry.set_attributes(
+            {
+                "dash.shards_answered": len(out.shards_answered),
+                "dash.shards_missing": list(out.shards_missing) or None,
+            }
+        )
+        if out.shards_missing:
+            METRICS.retrieve_partial.inc()
         if not out.shards_answered:
             raise Unavailable(f"shards: none answered ({', '.join(out.shards_missing)})")
         # Scores are comparable across shards (cosine, saturated BM25, evidence masses): merge on them.

@@ -1,0 +1,127 @@
+"""Prometheus metrics of the node and the router, served on ``--metrics-listen HOST:PORT``.
+
+Each kind of process has its own ``CollectorRegistry`` (``NODE.registry``, ``ROUTER.registry``), so a
+node's endpoint shows only node metrics and a router's only router metrics, and tests can make fresh
+instances. Without ``--metrics-listen`` (or ``$DASH_METRICS_LISTEN``) no HTTP server is started; the
+metrics are still counted (a few lock-protected additions per request).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+METRICS_LISTEN_ENV = "DASH_METRICS_LISTEN"
+
+# Seconds: 0.1 ms to 10 s.
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ClaimsCollector(Collector):
+    """``dash_node_claims{shard_id}``, read from the replicas at scrape time (an LMDB stat, O(1))."""
+
+    def __init__(self, claims_by_shard: Callable[[], dict[str, int]]) -> None:
+        self.claims_by_shard = claims_by_shard
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = GaugeMetricFamily("dash_node_claims", "Claims stored per shard replica", labels=["shard_id"])
+        for shard_id, n in sorted(self.claims_by_shard().items()):
+            g.add_metric([shard_id], n)
+        yield g
+
+
+class NodeMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.request_seconds = Histogram(
+            "dash_node_request_seconds", "Node RPC latency", ["method", "code"],
+            registry=r, buckets=LATENCY_BUCKETS,
+        )
+        self.wal_fsync_seconds = Histogram(
+            "dash_node_wal_fsync_seconds", "WAL fsync latency (one per write group)",
+            registry=r, buckets=LATENCY_BUCKETS,
+        )
+        self.wal_group_size = Histogram(
+            "dash_node_wal_group_size", "Writes committed per WAL group (group commit)",
+            registry=r, buckets=SIZE_BUCKETS,
+        )
+        self.ingest_visible_seconds = Histogram(
+            "dash_node_ingest_visible_seconds",
+            "From a write entering the engine to its claims being visible in the indexes",
+            registry=r, buckets=LATENCY_BUCKETS,
+        )
+        self._claims: ClaimsCollector | None = None
+
+    def watch_claims(self, claims_by_shard: Callable[[], dict[str, int]]) -> None:
+        """Report ``dash_node_claims{shard_id}`` from this callable at every scrape."""
+        if self._claims is not None:
+            self.registry.unregister(self._claims)
+        self._claims = ClaimsCollector(claims_by_shard)
+        self.registry.register(self._claims)
+
+
+class RouterMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.request_seconds = Histogram(
+            "dash_router_request_seconds", "Router RPC latency", ["method", "code"],
+            registry=r, buckets=LATENCY_BUCKETS,
+        )
+        self.fanout_width = Histogram(
+            "dash_router_fanout_width", "Shards called by one fan-out", registry=r, buckets=SIZE_BUCKETS
+        )
+        self.shard_errors = Counter(
+            "dash_router_shard_errors", "Failed calls to a shard", ["shard_id", "code"], registry=r
+        )
+        self.retrieve_partial = Counter(
+            "dash_router_retrieve_partial", "Retrieves answered without some shards", registry=r
+        )
+
+
+NODE = NodeMetrics()
+ROUTER = RouterMetrics()
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self) -> Timer:
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.started
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) -> (host, port); ValueError names the flag."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--metrics-listen: expected HOST:PORT, got '{listen}'")
+    return host.strip("[]"), int(port)
+
+
+def serve_metrics(listen: str, registry: CollectorRegistry) -> tuple[str, Any]:
+    """Serve ``registry`` over HTTP on ``listen`` (port 0 picks one); returns ("HOST:PORT", server).
+    Call ``server.shutdown()`` to stop it."""
+    host, port = parse_listen(listen)
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    bound = server.server_address[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{bound}", server
+
+
+def default_listen() -> str:
+    return os.environ.get(METRICS_LISTEN_ENV, "").strip()
