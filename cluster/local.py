@@ -58,6 +58,41 @@ class ClusterState:
     spec: dict = field(default_factory=dict)
 
 
+def node_command(data_dir: Path, *flags: str, listen: str = "127.0.0.1:0") -> list[str]:
+    """The command line of a `dash node serve` process."""
+    return [
+        sys.executable,
+        "-m",
+        "dash_client.cli",
+        "node",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--listen",
+        listen,
+        *flags,
+    ]
+
+
+def router_command(etcd: str, cluster_dir: Path, listen: str = "127.0.0.1:0") -> list[str]:
+    """The command line of a `dash router serve` process using a cluster directory's keys and token."""
+    return [
+        sys.executable,
+        "-m",
+        "dash_client.cli",
+        "router",
+        "serve",
+        "--listen",
+        listen,
+        "--etcd",
+        etcd,
+        "--api-keys-file",
+        str(cluster_dir / "api-keys.json"),
+        "--cluster-token-file",
+        str(cluster_dir / "cluster-token"),
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -181,16 +216,8 @@ class LocalCluster:
         """Start (or restart) one node process; returns its address."""
         proc = self._spawn(
             node_id,
-            [
-                sys.executable,
-                "-m",
-                "dash_client.cli",
-                "node",
-                "serve",
-                "--data-dir",
-                str(self.dir / "nodes" / node_id),
-                "--listen",
-                "127.0.0.1:0",
+            node_command(
+                self.dir / "nodes" / node_id,
                 "--node-id",
                 node_id,
                 "--etcd",
@@ -201,7 +228,7 @@ class LocalCluster:
                 str(self.dir / "cluster-token"),
                 "--fsync",
                 self.spec.fsync,
-            ],
+            ),
         )
         address = wait_ready(self.dir / "logs" / f"{node_id}.log", proc, timeout)
         self.state.nodes[node_id] = address
@@ -209,25 +236,12 @@ class LocalCluster:
         return address
 
     def _start_router(self, timeout: float) -> None:
-        proc = self._spawn(
-            "router",
-            [
-                sys.executable,
-                "-m",
-                "dash_client.cli",
-                "router",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--etcd",
-                self.state.etcd,
-                "--api-keys-file",
-                str(self.dir / "api-keys.json"),
-                "--cluster-token-file",
-                str(self.dir / "cluster-token"),
-            ],
-        )
-        self.state.router = wait_ready(self.dir / "logs" / "router.log", proc, timeout)
+        self.state.router = self.start_router("router", timeout)
+
+    def start_router(self, name: str, timeout: float = 60.0) -> str:
+        """Start a router process (routers hold no state: start as many as you like); its address."""
+        proc = self._spawn(name, router_command(self.state.etcd, self.dir))
+        return wait_ready(self.dir / "logs" / f"{name}.log", proc, timeout)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (a node id, 'router' or 'etcd-0') and wait for it to exit."""

@@ -21,7 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import grpc
-from google.protobuf import message, message_factory
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -32,7 +31,7 @@ from dash_node.errors import DashError
 from dash_node.host import ShardHost
 from dash_node.membership import Membership
 from dash_node.wal import WalConfig
-from dash_node.wire import find_bad_field
+from dash_node.wire import Undecodable, lenient_decoder
 
 log = logging.getLogger("dash.node")
 
@@ -50,13 +49,6 @@ CODES = {
     "PERMISSION_DENIED": grpc.StatusCode.PERMISSION_DENIED,
     "DATA_LOSS": grpc.StatusCode.DATA_LOSS,
 }
-
-
-class _Undecodable:
-    """Stands in for a request protobuf could not parse, carrying the field to blame."""
-
-    def __init__(self, field: str) -> None:
-        self.field = field
 
 
 class NodeService:
@@ -107,15 +99,8 @@ def _shard_of(request) -> str:
 
 
 def _unary(fn: Callable, input_desc, token: bytes, node_id: str = "") -> grpc.RpcMethodHandler:
-    cls = message_factory.GetMessageClass(input_desc)
     method = fn.__name__
     latency = metrics.NODE.request_seconds
-
-    def decode(raw: bytes):
-        try:
-            return cls.FromString(raw)
-        except message.DecodeError:
-            return _Undecodable(find_bad_field(input_desc, raw) or "request")
 
     def handle(request, context: grpc.ServicerContext):
         started, code = time.perf_counter(), grpc.StatusCode.UNKNOWN
@@ -123,7 +108,7 @@ def _unary(fn: Callable, input_desc, token: bytes, node_id: str = "") -> grpc.Rp
             if token and not _has_token(context, token):
                 code = grpc.StatusCode.UNAUTHENTICATED
                 context.abort(code, f"{CLUSTER_TOKEN_HEADER}: missing or wrong cluster credential")
-            if isinstance(request, _Undecodable):
+            if isinstance(request, Undecodable):
                 code = grpc.StatusCode.INVALID_ARGUMENT
                 context.abort(code, f"{request.field}: malformed (invalid UTF-8?)")
             telemetry.set_attributes({"dash.node_id": node_id, "dash.shard_id": _shard_of(request)})
@@ -138,7 +123,9 @@ def _unary(fn: Callable, input_desc, token: bytes, node_id: str = "") -> grpc.Rp
             latency.labels(method, code.name).observe(time.perf_counter() - started)
 
     return grpc.unary_unary_rpc_method_handler(
-        handle, request_deserializer=decode, response_serializer=lambda m: m.SerializeToString()
+        handle,
+        request_deserializer=lenient_decoder(input_desc),
+        response_serializer=lambda m: m.SerializeToString(),
     )
 
 

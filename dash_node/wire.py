@@ -8,6 +8,9 @@ deserialization failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from google.protobuf import message, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 
@@ -64,3 +67,24 @@ def find_bad_field(desc: Descriptor, data: bytes, path: str = "", depth: int = 0
         if pos > len(data):
             return path or "request"
     return None
+
+
+class Undecodable:
+    """Stands in for a request protobuf could not parse, carrying the field to blame."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+
+def lenient_decoder(desc: Descriptor) -> Callable[[bytes], object]:
+    """A gRPC request deserializer that returns ``Undecodable`` instead of raising, so the handler can
+    answer INVALID_ARGUMENT naming the field."""
+    cls = message_factory.GetMessageClass(desc)
+
+    def decode(raw: bytes):
+        try:
+            return cls.FromString(raw)
+        except message.DecodeError:
+            return Undecodable(find_bad_field(desc, raw) or "request")
+
+    return decode

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from google.protobuf import message, message_factory
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -26,34 +25,22 @@ from dash_node import metrics, telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError
 from dash_node.server import CODES, MAX_MESSAGE_BYTES
-from dash_node.wire import find_bad_field
+from dash_node.wire import Undecodable, lenient_decoder
 from dash_router.auth import Authenticator, load_authenticator
 from dash_router.service import Router, RouterConfig, RpcFailed
 
 log = logging.getLogger("dash.router")
 
 
-class _Undecodable:
-    def __init__(self, field: str) -> None:
-        self.field = field
-
-
 def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc.RpcMethodHandler:
-    cls = message_factory.GetMessageClass(input_desc)
     method: Callable = getattr(router, name)
     latency = metrics.ROUTER.request_seconds
-
-    def decode(raw: bytes):
-        try:
-            return cls.FromString(raw)
-        except message.DecodeError:
-            return _Undecodable(find_bad_field(input_desc, raw) or "request")
 
     async def handle(request, context: grpc.aio.ServicerContext):
         started, code = time.perf_counter(), grpc.StatusCode.UNKNOWN
         try:
             principal = auth.authenticate({k: v for k, v in context.invocation_metadata() or ()})
-            if isinstance(request, _Undecodable):
+            if isinstance(request, Undecodable):
                 raise v.InvalidArgument(request.field, "malformed (invalid UTF-8?)")
             v.check_tenant(request.tenant_id, router.config.limits)
             principal.check_tenant(request.tenant_id)
@@ -73,7 +60,9 @@ def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc
             latency.labels(name, code.name).observe(time.perf_counter() - started)
 
     return grpc.unary_unary_rpc_method_handler(
-        handle, request_deserializer=decode, response_serializer=lambda m: m.SerializeToString()
+        handle,
+        request_deserializer=lenient_decoder(input_desc),
+        response_serializer=lambda m: m.SerializeToString(),
     )
 
 

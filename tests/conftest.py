@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from cluster.local import node_command
 from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, node_pb2_grpc
 
 _READY = re.compile(r"dash node serving on (\S+):(\d+)")
@@ -34,18 +34,7 @@ class NodeProcess:
         self.address = ""
 
     def start(self, timeout: float = 60.0) -> NodeProcess:
-        cmd = [
-            sys.executable,
-            "-m",
-            "dash_client.cli",
-            "node",
-            "serve",
-            "--data-dir",
-            str(self.data_dir),
-            "--listen",
-            "127.0.0.1:0",
-            *self.extra,
-        ]
+        cmd = node_command(self.data_dir, *self.extra)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         lines = []

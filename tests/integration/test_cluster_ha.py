@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 from cluster.cli import status
-from cluster.local import ClusterSpec, LocalCluster, wait_ready
+from cluster.local import ClusterSpec, LocalCluster
 from dash_client.client import DashClient
 
 LEASE_TTL = 3
@@ -30,34 +28,9 @@ def test_losing_one_etcd_member_and_a_second_router(tmp_path) -> None:
             assert all(n["registered"] for n in st["nodes"].values()), st["nodes"]
 
         # A second router, started on its own, serves the same data (routers hold no state).
-        log = tmp_path / "router2.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "dash_client.cli",
-                    "router",
-                    "serve",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--etcd",
-                    c.state.etcd,
-                    "--api-keys-file",
-                    str(c.dir / "api-keys.json"),
-                    "--cluster-token-file",
-                    str(c.dir / "cluster-token"),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            second = wait_ready(log, proc, 60)
-            with DashClient(second, api_key=c.api_key, tenant="t") as dash2:
-                assert {r.claim_id for r in dash2.retrieve("ferry").results} == {"before", "after"}
-                dash2.ingest({"claim_id": "via-2", "text": "a ferry written through router two"})
-            with DashClient(c.router, api_key=c.api_key, tenant="t") as dash:
-                assert dash.get_claim("via-2").claim.text == "a ferry written through router two"
-        finally:
-            proc.terminate()
-            proc.wait(30)
+        second = c.start_router("router-2")
+        with DashClient(second, api_key=c.api_key, tenant="t") as dash2:
+            assert {r.claim_id for r in dash2.retrieve("ferry").results} == {"before", "after"}
+            dash2.ingest({"claim_id": "via-2", "text": "a ferry written through router two"})
+        with DashClient(c.router, api_key=c.api_key, tenant="t") as dash:
+            assert dash.get_claim("via-2").claim.text == "a ferry written through router two"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from cluster.local import node_command
 
 
 def test_health_and_reflection(node) -> None:
@@ -34,19 +35,7 @@ def test_sigterm_drains_and_exits_cleanly(node) -> None:
 
 def test_unsafe_durability_is_refused_at_start_up(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dash_client.cli",
-            "node",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "n"),
-            "--listen",
-            "127.0.0.1:0",
-            "--fsync",
-            "off",
-        ],
+        node_command(tmp_path / "n", "--fsync", "off"),
         capture_output=True,
         text=True,
         timeout=60,

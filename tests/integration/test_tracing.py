@@ -194,6 +194,7 @@ def test_metrics_endpoints_of_nodes_and_router(traced) -> None:
         "dash_node_claims",
     ):
         assert all(fam in n for n in nodes), fam
+
     def total(sample: str, **labels: str) -> float:
         return sum(sample_sum(n, sample, **labels) for n in nodes)
 

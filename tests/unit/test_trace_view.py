@@ -14,8 +14,16 @@ T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
 
 
-def span(trace: str, sid: str, parent: str | None, name: str, service: str, start_ms: float, end_ms: float,
-         **attributes) -> dict:
+def span(
+    trace: str,
+    sid: str,
+    parent: str | None,
+    name: str,
+    service: str,
+    start_ms: float,
+    end_ms: float,
+    **attributes,
+) -> dict:
     return {
         "trace_id": trace,
         "span_id": sid,
@@ -39,19 +47,59 @@ B = "b" * 32
 def span_file(tmp_path: Path) -> Path:
     spans = [
         # trace A: 10 ms, written out of order as several processes would
-        span(A, "0000000000000003", "0000000000000002", "/dash.v1.Node/Retrieve", "dash-node", 2, 8,
-             **{"dash.node_id": "n1", "dash.shard_id": "s0"}),
+        span(
+            A,
+            "0000000000000003",
+            "0000000000000002",
+            "/dash.v1.Node/Retrieve",
+            "dash-node",
+            2,
+            8,
+            **{"dash.node_id": "n1", "dash.shard_id": "s0"},
+        ),
         span(A, "0000000000000001", None, "/dash.v1.Dash/Retrieve", "dash-client", 0, 10),
-        span(A, "0000000000000002", "0000000000000001", "/dash.v1.Dash/Retrieve", "dash-router", 1, 9,
-             **{"dash.fanout_width": 1, "dash.shards_answered": 1}),
-        span(A, "0000000000000004", "0000000000000003", "planner.prefilter", "dash-node", 3, 4,
-             **{"dash.candidates": -1}),
-        span(A, "0000000000000005", "0000000000000003", "planner.bm25", "dash-node", 4, 7,
-             **{"dash.candidates": 12}),
+        span(
+            A,
+            "0000000000000002",
+            "0000000000000001",
+            "/dash.v1.Dash/Retrieve",
+            "dash-router",
+            1,
+            9,
+            **{"dash.fanout_width": 1, "dash.shards_answered": 1},
+        ),
+        span(
+            A,
+            "0000000000000004",
+            "0000000000000003",
+            "planner.prefilter",
+            "dash-node",
+            3,
+            4,
+            **{"dash.candidates": -1},
+        ),
+        span(
+            A,
+            "0000000000000005",
+            "0000000000000003",
+            "planner.bm25",
+            "dash-node",
+            4,
+            7,
+            **{"dash.candidates": 12},
+        ),
         # trace B: later and longer, and one span whose parent never made it to the file
         span(B, "0000000000000011", None, "/dash.v1.Dash/IngestBatch", "dash-client", 100, 150),
-        span(B, "0000000000000012", "00000000000000ff", "engine.write", "dash-node", 110, 140,
-             **{"dash.wal_group_size": 3}),
+        span(
+            B,
+            "0000000000000012",
+            "00000000000000ff",
+            "engine.write",
+            "dash-node",
+            110,
+            140,
+            **{"dash.wal_group_size": 3},
+        ),
     ]
     path = tmp_path / "spans.jsonl"
     lines = [json.dumps(s) for s in spans]
