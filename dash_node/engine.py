@@ -81,6 +81,7 @@ class EngineConfig:
 class _Pending:
     batch: wal_pb2.WalBatch
     items_field: str = "items"  # how the client named the upserts, for error messages
+    epoch: int = 0  # the placement epoch the write was routed with (0: standalone)
     future: Future = field(default_factory=Future)
     started: float = field(default_factory=time.perf_counter)  # when the write entered the engine
     group_size: int = 0  # writes in the WAL group that committed it
@@ -297,9 +298,13 @@ class Engine:
         return out
 
     def _submit(
-        self, batch: wal_pb2.WalBatch, items_field: str = "items", started: float | None = None
+        self,
+        batch: wal_pb2.WalBatch,
+        write: dash_pb2.WriteOptions | None,
+        items_field: str = "items",
+        started: float | None = None,
     ) -> dash_pb2.WriteResponse:
-        pending = _Pending(batch, items_field)
+        pending = _Pending(batch, items_field, epoch=write.epoch if write is not None else 0)
         if started is not None:
             pending.started = started
         with telemetry.span(
@@ -330,7 +335,7 @@ class Engine:
         self._check_write(tenant_id, write)
         v.check_claim_input("item", item, self.config.limits)
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, [item]))
-        return self._submit(batch, "item", started)
+        return self._submit(batch, write, "item", started)
 
     def ingest_batch(
         self,
@@ -350,7 +355,7 @@ class Engine:
             if replay is not None:
                 return replay
         batch.upserts.extend(self._resolve_items(tenant_id, items))
-        return self._submit(batch, started=started)
+        return self._submit(batch, write, started=started)
 
     def _replayed_commit(self, tenant_id: str, commit_id: str, fp: bytes) -> dash_pb2.WriteResponse | None:
         with self.store.read() as txn:
@@ -394,7 +399,7 @@ class Engine:
         if len(items) > self.config.limits.max_batch_items:
             raise ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
-        return self._submit(batch, started=started)
+        return self._submit(batch, write, started=started)
 
     def upsert_evidence(
         self, tenant_id: str, evidence: list[types_pb2.Evidence], write: dash_pb2.WriteOptions | None = None
@@ -416,7 +421,7 @@ class Engine:
             if not row.HasField("observed_at"):
                 row.observed_at.CopyFrom(now)
             rows.append(row)
-        return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, evidence=rows))
+        return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, evidence=rows), write)
 
     def delete_claim(
         self, tenant_id: str, claim_id: str, write: dash_pb2.WriteOptions | None = None
@@ -424,7 +429,7 @@ class Engine:
         """Delete a claim with its evidence and edges; every index drops it."""
         self._check_write(tenant_id, write)
         v.check_id("claim_id", claim_id, self.config.limits.max_id_chars)
-        return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, deletes=[claim_id]))
+        return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, deletes=[claim_id]), write)
 
     def _write_loop(self) -> None:
         cfg = self.config.wal
@@ -463,6 +468,9 @@ class Engine:
         try:
             for p in group:
                 lsn = next_lsn + len(accepted)
+                if p.epoch and p.epoch < self.epoch:  # placement moved on while the write was queued
+                    p.future.set_exception(StaleEpoch(p.epoch, self.epoch))
+                    continue
                 if p.batch.commit_id:  # a twin of this commit may have landed since it was queued
                     found = self.store.get_commit(txn, p.batch.tenant_id, p.batch.commit_id)
                     if found is not None:
