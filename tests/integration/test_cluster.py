@@ -15,11 +15,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import assert_citations_exact
 
 from cluster.cli import status
 from cluster.local import ClusterSpec, LocalCluster, process_alive
 from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, node_pb2, node_pb2_grpc, types_pb2
+from dash_client.client import DashClient
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import claim_routing_key, routing_hash
 from dash_router.auth import ApiKeyAuthenticator
@@ -74,17 +74,35 @@ async def _placement(c: LocalCluster):
         await store.close()
 
 
-def test_ingest_then_retrieve_through_the_router_with_exact_citations(cluster) -> None:
-    s = stub(cluster)
-    doc = types_pb2.Document(doc_id="vattern", source_id="atlas", text=SOURCE, source_quality=0.8)
-    s.IngestDocument(dash_pb2.IngestDocumentRequest(tenant_id="tenant-a", document=doc), metadata=auth(KEY_A))
-    res = s.Retrieve(
-        dash_pb2.RetrieveRequest(tenant_id="tenant-a", query="Which lake in Sweden?", top_k=3),
-        metadata=auth(KEY_A),
-    )
-    assert res.results[0].claim.text == "Lake Vättern is the second largest lake in Sweden."
-    assert assert_citations_exact(res, {"vattern": SOURCE}) >= 1
-    assert sorted(res.shards_answered) == ["s0", "s1", "s2", "s3"]
+def test_ingest_then_retrieve_through_the_sdk_with_exact_citations(cluster) -> None:
+    with DashClient(cluster.router, api_key=KEY_A, tenant="tenant-a") as dash:
+        dash.ingest_document("vattern", SOURCE, source_id="atlas", source_quality=0.8)
+        dash.ingest(
+            {
+                "claim_id": "vattern-depth",
+                "subject": "Lake Vättern",
+                "text": "Lake Vättern is 128 m deep.",
+                "evidence": [
+                    {
+                        "evidence_id": "ev-depth",
+                        "doc_id": "survey",
+                        "quote": "128 m",
+                        "span_start": 40,
+                        "span_end": 45,
+                    }
+                ],
+            }
+        )
+        res = dash.retrieve("Which lake in Sweden?", top_k=3)
+        top = res.results[0]
+        assert top.text == "Lake Vättern is the second largest lake in Sweden."
+        assert [(c.doc_id, SOURCE[c.span_start : c.span_end]) for c in top.citations] == [
+            ("vattern", top.text)
+        ]
+        assert [c.quote for c in top.citations] == [top.text]
+        assert sorted(res.shards_answered) == ["s0", "s1", "s2", "s3"] and not res.shards_missing
+        depth = dash.get_claim("vattern-depth")
+        assert [e.quote for e in depth.evidence] == ["128 m"]
 
 
 def test_results_merge_across_all_shards(cluster) -> None:
