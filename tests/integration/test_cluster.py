@@ -275,6 +275,17 @@ def test_status_reports_shards_leaders_and_epochs(cluster) -> None:
 
 def test_killed_node_expires_within_its_lease_and_reads_go_partial(cluster) -> None:
     pm = asyncio.run(_placement(cluster))
+    items = [
+        types_pb2.ClaimInput(
+            claim=types_pb2.Claim(
+                claim_id=f"kill-{shard}", subject=subject, text=f"The slipway at {subject} tolerates outages."
+            )
+        )
+        for shard, subject in subject_per_shard(cluster, "tenant-a").items()
+    ]
+    stub(cluster).IngestBatch(
+        dash_pb2.IngestBatchRequest(tenant_id="tenant-a", items=items), metadata=auth(KEY_A)
+    )
     victim = "n3"
     led = sorted(s.shard_id for s in pm.shards.values() if s.leader == victim)
     assert led, "placement gives every node a shard to lead"
@@ -287,9 +298,10 @@ def test_killed_node_expires_within_its_lease_and_reads_go_partial(cluster) -> N
         assert time.monotonic() - killed_at < 2 * LEASE_TTL + 2, "registration outlived its lease"
         time.sleep(0.1)
     expired_after = time.monotonic() - killed_at
+    print(f"registration of a SIGKILLed node gone after {expired_after:.2f} s (lease TTL {LEASE_TTL} s)")
     assert expired_after <= LEASE_TTL + 1.5  # etcd checks leases about every 500 ms
     res = stub(cluster).Retrieve(
-        dash_pb2.RetrieveRequest(tenant_id="tenant-a", query="pier merge cargo", top_k=10),
+        dash_pb2.RetrieveRequest(tenant_id="tenant-a", query="slipway tolerates outages", top_k=10),
         metadata=auth(KEY_A),
     )
     assert sorted(res.shards_missing) == led
@@ -299,14 +311,14 @@ def test_killed_node_expires_within_its_lease_and_reads_go_partial(cluster) -> N
     deadline = time.monotonic() + 20
     while True:
         res = stub(cluster).Retrieve(
-            dash_pb2.RetrieveRequest(tenant_id="tenant-a", query="pier merge cargo", top_k=10),
+            dash_pb2.RetrieveRequest(tenant_id="tenant-a", query="slipway tolerates outages", top_k=10),
             metadata=auth(KEY_A),
         )
         if not res.shards_missing or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     assert not res.shards_missing
-    assert {r.claim.claim_id for r in res.results} >= {f"merge-{s}" for s in pm.shards}
+    assert {r.claim.claim_id for r in res.results} >= {f"kill-{s}" for s in pm.shards}
 
 
 def test_up_and_down_from_the_command_line_leave_no_process(tmp_path: Path) -> None:
