@@ -88,6 +88,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             labels=labels,
             entities=args.entity,
             explain=args.explain,
+            include_history=args.history,
+            graph_depth=args.graph_depth,
         )
     out = result.to_json()
     if args.json:
@@ -157,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--label", action="append", default=[], help="KEY=VALUE filter (repeatable)")
     ret.add_argument("--entity", action="append", default=[], help="entity filter (repeatable)")
     ret.add_argument("--explain", action="store_true", help="per-stage candidate counts and timings")
+    ret.add_argument(
+        "--history", action="store_true", help="the whole history: claims no longer valid or superseded too"
+    )
+    ret.add_argument("--graph-depth", type=int, default=0, help="add claims linked by evidence edges (hops)")
     ret.add_argument("--json", action="store_true", help="print the documented JSON shape")
     _client_args(ret)
     ret.set_defaults(func=cmd_retrieve)

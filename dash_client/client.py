@@ -238,6 +238,8 @@ class _Base:
         labels: Mapping[str, str] | None,
         entities: Sequence[str],
         explain: bool,
+        include_history: bool,
+        graph_depth: int,
         tenant: str | None,
     ) -> _Call:
         if mode not in MODES:
@@ -250,7 +252,10 @@ class _Base:
             label_filter=dict(labels or {}),
             entity_filter=[entities] if isinstance(entities, str) else list(entities),
             explain=explain,
+            include_history=include_history,
         )
+        if graph_depth:
+            req.graph.depth = graph_depth
         if embedding is not None:
             req.query_embedding = pack_vector([float(x) for x in embedding])
         if as_of is not None:
@@ -350,12 +355,17 @@ class DashClient(_Base):
         labels: Mapping[str, str] | None = None,
         entities: Sequence[str] = (),
         explain: bool = False,
+        include_history: bool = False,
+        graph_depth: int = 0,
         tenant: str | None = None,
     ) -> RetrieveResult:
         """Ranked claims with citations. ``mode`` is one of ``MODES``; ``as_of`` keeps claims valid at that
         instant, ``as_known_at`` answers from what the store knew then, ``valid_window=(start, end)`` keeps
         claims whose validity overlaps it (``None`` ends are open); every label must match and a claim must
-        mention one of ``entities``. ``explain`` adds per-stage traces."""
+        mention one of ``entities``. ``explain`` adds per-stage traces. By default only what holds now (or at
+        ``as_of``) and is not superseded is returned; ``include_history`` returns the whole history.
+        ``graph_depth`` adds claims linked to the results by contradiction/support/supersession edges
+        (flagged ``from_expansion``)."""
         return self._invoke(self._plan_retrieve(**_args(locals())))
 
     def get_claim(self, claim_id: str, *, tenant: str | None = None) -> ClaimRecord:
@@ -446,6 +456,8 @@ class AsyncDashClient(_Base):
         labels: Mapping[str, str] | None = None,
         entities: Sequence[str] = (),
         explain: bool = False,
+        include_history: bool = False,
+        graph_depth: int = 0,
         tenant: str | None = None,
     ) -> RetrieveResult:
         """See ``DashClient.retrieve``."""

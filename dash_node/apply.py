@@ -73,6 +73,13 @@ def apply_batch(
         for edge in item.edges:
             store.put_edge(txn, tenant, edge)
         touched.claims.add((tenant, claim.claim_id))
+    for edge in batch.detected_edges:
+        existing = store.get_edge(txn, tenant, edge)
+        if existing is not None and existing.origin == types_pb2.EDGE_ORIGIN_CLIENT:
+            continue  # what a client asserted is not overwritten by what the detector guessed
+        store.put_edge(txn, tenant, edge)
+        if edge.relation == types_pb2.RELATION_SUPERSEDES:
+            _mark_superseded(store, txn, tenant, edge.to_claim_id, batch)
     for i, ev in enumerate(batch.evidence):
         if store.get_claim(txn, tenant, ev.claim_id) is None:
             raise NotFound(f"evidence[{i}].claim_id: no claim '{ev.claim_id}' in tenant")
@@ -85,3 +92,12 @@ def apply_batch(
     if batch.commit_id:
         store.put_commit(txn, tenant, batch.commit_id, batch.fingerprint, batch.response.SerializeToString())
     return touched
+
+
+def _mark_superseded(store: Store, txn: lmdb.Transaction, tenant: str, claim_id: str, batch) -> None:
+    """Transaction time: the store learned now that a later claim replaces this one. Nothing is deleted;
+    the claim stays queryable as history."""
+    old = store.get_claim(txn, tenant, claim_id)
+    if old is not None and not old.HasField("superseded_at"):
+        old.superseded_at.CopyFrom(batch.recorded_at)
+        store.put_claim(txn, old)

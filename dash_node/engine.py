@@ -34,6 +34,7 @@ from dash_node.apply import Touched, apply_batch
 from dash_node.embedding import Embedder, default_embedder
 from dash_node.errors import (
     AlreadyExists,
+    ConfigError,
     DashError,
     InvalidArgument,
     NotFound,
@@ -43,12 +44,15 @@ from dash_node.errors import (
     WalCorruption,
     WalFailed,
 )
+from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
+from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.metrics import NODE as METRICS
-from dash_node.planner import Planner, RankingWeights
+from dash_node.planner import Planner, RankingWeights, TemporalConfig
 from dash_node.store import Store, StoreConfig
+from dash_node.temporal import Validity
 from dash_node.wal import Wal, WalConfig
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,8 @@ class EngineConfig:
     vector: VectorConfig = field(default_factory=VectorConfig)
     limits: v.Limits = field(default_factory=v.Limits)
     ranking: RankingWeights = field(default_factory=RankingWeights)
+    evidence: EdgeBuilderConfig = field(default_factory=EdgeBuilderConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     # Declared tenants; None accepts any tenant (a tenant exists once it has written).
     tenants: tuple[str, ...] | None = None
     # Save the vector index and trim the WAL after this many records since the last checkpoint.
@@ -73,6 +79,10 @@ class EngineConfig:
 
     def validate(self) -> None:
         self.wal.validate()
+        try:
+            self.temporal.validate()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if self.checkpoint_every_records < 1:
             raise InvalidArgument("checkpoint_every_records", "must be >= 1")
 
@@ -106,6 +116,7 @@ class Engine:
         config: EngineConfig | None = None,
         embedder: Embedder | None = None,
         extractor: Extractor | None = None,
+        judge: ContradictionJudge | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.config.validate()
@@ -113,6 +124,7 @@ class Engine:
         self.path.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or default_embedder()
         self.extractor = extractor or SentenceExtractor()
+        self.edge_builder = EdgeBuilder(judge or RuleJudge(), self.config.evidence)
         self.epoch = 0
         self._failed: DashError | None = None
         self._closed = False
@@ -264,6 +276,19 @@ class Engine:
         if self.config.tenants is not None and tenant_id not in self.config.tenants:
             raise NotFound(f"tenant_id: unknown tenant '{tenant_id}'")
 
+    def _upsert_batch(self, tenant_id: str, items: list[types_pb2.ClaimInput]) -> wal_pb2.WalBatch:
+        """A write of claims in WAL form: resolved items, the transaction time, and the detector edges
+        found against the tenant's claims as they stand now (and among the items)."""
+        batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
+        batch.recorded_at.CopyFrom(batch.upserts[0].claim.recorded_at)
+        with self.store.read() as txn:
+            batch.detected_edges.extend(
+                self.edge_builder.edges_for(
+                    self.store, txn, self.vectors, self.index_lock, tenant_id, list(batch.upserts)
+                )
+            )
+        return batch
+
     def _resolve_items(self, tenant_id: str, items: Iterable[types_pb2.ClaimInput]) -> list:
         """Copy items into WAL form: tenant and times stamped, evidence/edges owned, missing vectors
         embedded with the node's embedder (so replay never re-embeds)."""
@@ -334,8 +359,7 @@ class Engine:
         started = time.perf_counter()
         self._check_write(tenant_id, write)
         v.check_claim_input("item", item, self.config.limits)
-        batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, [item]))
-        return self._submit(batch, write, "item", started)
+        return self._submit(self._upsert_batch(tenant_id, [item]), write, "item", started)
 
     def ingest_batch(
         self,
@@ -354,7 +378,7 @@ class Engine:
             replay = self._replayed_commit(tenant_id, commit_id, batch.fingerprint)
             if replay is not None:
                 return replay
-        batch.upserts.extend(self._resolve_items(tenant_id, items))
+        batch.MergeFrom(self._upsert_batch(tenant_id, items))
         return self._submit(batch, write, started=started)
 
     def _replayed_commit(self, tenant_id: str, commit_id: str, fp: bytes) -> dash_pb2.WriteResponse | None:
@@ -378,6 +402,8 @@ class Engine:
             claim = types_pb2.Claim(claim_id=cid, text=ex.text, entities=list(ex.entities))
             claim.labels.update(document.labels)
             claim.labels["doc_id"] = document.doc_id
+            if ex.validity is not None:
+                _set_validity(claim, ex.validity)
             ev = types_pb2.Evidence(
                 evidence_id=ex.evidence_id,
                 claim_id=cid,
@@ -398,8 +424,7 @@ class Engine:
             raise InvalidArgument("document.text", "no sentence could be extracted")
         if len(items) > self.config.limits.max_batch_items:
             raise ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
-        batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
-        return self._submit(batch, write, started=started)
+        return self._submit(self._upsert_batch(tenant_id, items), write, started=started)
 
     def upsert_evidence(
         self, tenant_id: str, evidence: list[types_pb2.Evidence], write: dash_pb2.WriteOptions | None = None
@@ -622,6 +647,33 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# A single point in time ("in 2005", "on 5 March 2022") says when something happened, not how long a state
+# holds: "the cathedral was finished in 1880" is still true now. Those become the claim's event time;
+# ranges and open intervals ("from 1968 to 1969", "since 2022", "until 2019") become its validity.
+EVENT_RULES = frozenset({"in_year", "in_month", "on_date"})
+
+
+def _set_validity(claim: types_pb2.Claim, validity: Validity) -> None:
+    """Time read from the sentence (or its context), with the expression it came from."""
+    if validity.rule in EVENT_RULES:
+        if validity.start is not None:
+            claim.event_time.FromDatetime(validity.start)
+    else:
+        if validity.start is not None:
+            claim.valid_from.FromDatetime(validity.start)
+        if validity.end is not None:
+            claim.valid_to.FromDatetime(validity.end)
+    claim.valid_time_source.CopyFrom(
+        types_pb2.TemporalSource(
+            expression=validity.expression,
+            span_start=validity.span_start,
+            span_end=validity.span_end,
+            rule=validity.rule,
+            inherited=validity.inherited,
+        )
+    )
 
 
 def _lexical_text(claim: types_pb2.Claim) -> str:

@@ -3,7 +3,9 @@
 Every claim points back into the original text by half-open code-point offsets, and the invariant
 ``text[span_start:span_end] == quote`` holds for every output: evidence is only worth keeping if it can be
 re-found verbatim. The default extractor is a deterministic rule-based sentence splitter; an LLM extractor
-can replace it through the :class:`Extractor` protocol.
+can replace it through the :class:`Extractor` protocol. Each claim also carries its valid time
+(:mod:`dash_node.temporal`), read from the sentence or inherited from earlier sentences of its paragraph
+or from the document's first line, so ``as_of`` queries work on documents too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dash_node.errors import ConfigError
+from dash_node.temporal import Validity, extract_validity
 
 __all__ = ["ExtractedClaim", "Extractor", "SentenceExtractor", "claim_id_for"]
 
@@ -32,6 +35,7 @@ class ExtractedClaim:
     span_end: int
     quote: str
     entities: tuple[str, ...]
+    validity: Validity | None = None  # spans are relative to ``quote`` unless ``validity.inherited``
 
 
 class Extractor(Protocol):
@@ -239,6 +243,18 @@ def _entities(sentence: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# --- valid-time context -----------------------------------------------------------------------------------
+
+_MAX_TITLE_CHARS = 200  # a longer first line is body text, not a title
+_FIRST_LB = re.compile(_LB + "|\u2029")
+
+
+def _first_line_end(text: str) -> int:
+    """End of the document's first line, the title-ish context that every sentence may inherit from."""
+    m = _FIRST_LB.search(text)
+    return m.start() if m else len(text)
+
+
 # --- the default extractor --------------------------------------------------------------------------------
 
 
@@ -259,21 +275,32 @@ class SentenceExtractor:
         """Split ``text`` into claims; paragraphs (blank-line separated) become chunks."""
         claims: list[ExtractedClaim] = []
         para_index = 0
+        title_start, title_end = _trim(text, 0, _first_line_end(text))
+        title = text[title_start:title_end] if title_end - title_start <= _MAX_TITLE_CHARS else ""
         for p_start, p_end in _paragraphs(text):
             if p_start == p_end or text[p_start:p_end].isspace():
                 continue
             chunk_id = f"{doc_id}:p{para_index}"
             para_index += 1
+            # Only the latest earlier sentence that had an expression of its own can be inherited from, so
+            # keeping just that one gives the same answer as passing every earlier sentence, in linear time.
+            last_dated = ""
             for raw_start, raw_end in _sentences(text, p_start, p_end):
                 s, e = _trim(text, raw_start, raw_end)
                 if sum(not c.isspace() for c in text[s:e]) < max(self.min_sentence_chars, 1):
                     continue
                 for ps, pe in _pieces(text, s, e, self.max_sentence_chars):
-                    claims.append(self._claim(doc_id, chunk_id, text, ps, pe))
+                    context = tuple(c for c in (last_dated, title if ps >= title_end else "") if c)
+                    validity = extract_validity(text[ps:pe], context)
+                    if validity is not None and not validity.inherited:
+                        last_dated = text[ps:pe]
+                    claims.append(self._claim(doc_id, chunk_id, text, ps, pe, validity))
         return claims
 
     @staticmethod
-    def _claim(doc_id: str, chunk_id: str, text: str, start: int, end: int) -> ExtractedClaim:
+    def _claim(
+        doc_id: str, chunk_id: str, text: str, start: int, end: int, validity: Validity | None = None
+    ) -> ExtractedClaim:
         quote = text[start:end]
         claim_text = " ".join(quote.split())
         cid = claim_id_for(doc_id, start, end, quote)
@@ -286,4 +313,5 @@ class SentenceExtractor:
             span_end=end,
             quote=quote,
             entities=_entities(claim_text),
+            validity=validity,
         )

@@ -26,7 +26,8 @@ class Membership:
     def __init__(self, host: ShardHost, etcd: str, lease_ttl: int = 10) -> None:
         self.host = host
         # Separate connections: a watch that breaks must not tear down the lease keepalive, and back.
-        self.store = PlacementStore(etcd)
+        # Calls on the lease must give up well inside the TTL, so a dead etcd member is left in time.
+        self.store = PlacementStore(etcd, timeout=max(lease_ttl / 4, 0.5))
         self.watcher = PlacementWatcher(PlacementStore(etcd), on_change=host.apply_placement)
         self.lease_ttl = lease_ttl
         self.loop = asyncio.new_event_loop()

@@ -21,7 +21,22 @@ METRICS_LISTEN_ENV = "DASH_METRICS_LISTEN"
 
 # Seconds: 0.1 ms to 10 s.
 LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -44,21 +59,29 @@ class NodeMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.request_seconds = Histogram(
-            "dash_node_request_seconds", "Node RPC latency", ["method", "code"],
-            registry=r, buckets=LATENCY_BUCKETS,
+            "dash_node_request_seconds",
+            "Node RPC latency",
+            ["method", "code"],
+            registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self.wal_fsync_seconds = Histogram(
-            "dash_node_wal_fsync_seconds", "WAL fsync latency (one per write group)",
-            registry=r, buckets=LATENCY_BUCKETS,
+            "dash_node_wal_fsync_seconds",
+            "WAL fsync latency (one per write group)",
+            registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self.wal_group_size = Histogram(
-            "dash_node_wal_group_size", "Writes committed per WAL group (group commit)",
-            registry=r, buckets=SIZE_BUCKETS,
+            "dash_node_wal_group_size",
+            "Writes committed per WAL group (group commit)",
+            registry=r,
+            buckets=SIZE_BUCKETS,
         )
         self.ingest_visible_seconds = Histogram(
             "dash_node_ingest_visible_seconds",
             "From a write entering the engine to its claims being visible in the indexes",
-            registry=r, buckets=LATENCY_BUCKETS,
+            registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self._claims: ClaimsCollector | None = None
 
@@ -75,8 +98,11 @@ class RouterMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.request_seconds = Histogram(
-            "dash_router_request_seconds", "Router RPC latency", ["method", "code"],
-            registry=r, buckets=LATENCY_BUCKETS,
+            "dash_router_request_seconds",
+            "Router RPC latency",
+            ["method", "code"],
+            registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self.fanout_width = Histogram(
             "dash_router_fanout_width", "Shards called by one fan-out", registry=r, buckets=SIZE_BUCKETS

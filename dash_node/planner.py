@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 
 _CONTRA = types_pb2.RELATION_CONTRADICTS
 _SUPPORT = types_pb2.RELATION_SUPPORTS
+_YEAR_NS = 365.25 * 24 * 3600 * 1e9
+_EXPAND = (types_pb2.RELATION_CONTRADICTS, types_pb2.RELATION_SUPPORTS, types_pb2.RELATION_SUPERSEDES)
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """How queries treat time. ``untimed``: whether claims without any validity pass an explicit
+    ``as_of`` / ``valid_window`` ("include": they are taken to hold always; "exclude": they never match
+    an explicit time). Default-"now" queries always include them."""
+
+    untimed: str = "include"
+
+    def validate(self) -> None:
+        if self.untimed not in ("include", "exclude"):
+            raise ValueError(f"temporal.untimed: 'include' or 'exclude', got {self.untimed!r}")
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,8 @@ class Planner:
                         ent_n += 1
             stage("entity_fetch", ent_n)
 
-            cands = [c for c in found.values() if self._time_ok(c.claim, req)]
+            now = time.time_ns()
+            cands = [c for c in found.values() if self._time_ok(txn, tenant, c.claim, req, now)]
             stage("time_filter", len(cands))
             if qvec is not None:
                 for c in cands:
@@ -143,6 +159,9 @@ class Planner:
             scored.sort(key=lambda r: (-r.score, r.claim.claim_id))
             stage("rank", len(scored))
             results, dropped = self._apply_stance_mode(scored, req.stance_mode, k)
+            if req.graph.depth > 0:
+                results += self._expand(txn, tenant, results, req, qvec, now, allowed)
+                stage("graph_expansion", len(results))
             for r in results:
                 self._hydrate(txn, tenant, r)
                 r.claim.ClearField("embedding")
@@ -203,27 +222,91 @@ class Planner:
         found[docno] = _Candidate(docno, claim)
         return found[docno]
 
-    @staticmethod
-    def _time_ok(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> bool:
+    def _time_ok(
+        self, txn, tenant: str, claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest, now: int
+    ) -> bool:
+        """Bitemporal filter. Transaction time: only what the store knew at ``as_known_at`` (default now).
+        Valid time: at ``as_of`` (default now, unless ``include_history``), or overlapping
+        ``valid_window``. A successor that the store knew of ends this claim's validity where the successor's
+        begins; a successor without a validity supersedes it outright (excluded unless history is asked)."""
+        known = ts_key(req.as_known_at) if req.HasField("as_known_at") else now
+        if claim.HasField("recorded_at") and ts_key(claim.recorded_at) > known:
+            return False
+        timed = claim.HasField("valid_from") or claim.HasField("valid_to")
         lo = ts_key(claim.valid_from) if claim.HasField("valid_from") else -math.inf
         hi = ts_key(claim.valid_to) if claim.HasField("valid_to") else math.inf
-        if req.HasField("as_of"):
-            t = ts_key(req.as_of)
-            if not lo <= t < hi:
+        for successor in self._successors(txn, tenant, claim.claim_id, known):
+            if successor.HasField("valid_from"):
+                hi = min(hi, ts_key(successor.valid_from))
+            elif not req.include_history:
                 return False
+        if req.HasField("as_of"):
+            at = ts_key(req.as_of)
+        elif req.include_history or req.HasField("valid_window"):
+            at = None  # the whole history, or the window is the valid-time question
+        else:
+            at = now
+        explicit = req.HasField("as_of") or req.HasField("valid_window")
+        if not timed and explicit and self.engine.config.temporal.untimed == "exclude":
+            return False
+        if at is not None and not lo <= at < hi:
+            return False
         if req.HasField("valid_window"):
             w = req.valid_window
             start = ts_key(w.start) if w.HasField("start") else -math.inf
             end = ts_key(w.end) if w.HasField("end") else math.inf
             if not (lo < end and start < hi):
                 return False
-        if req.HasField("as_known_at"):
-            known = ts_key(req.as_known_at)
-            if claim.HasField("recorded_at") and ts_key(claim.recorded_at) > known:
-                return False
-            if claim.HasField("superseded_at") and ts_key(claim.superseded_at) <= known:
-                return False
         return True
+
+    def _expand(
+        self, txn, tenant: str, results: list, req: dash_pb2.RetrieveRequest, qvec, now: int, allowed
+    ) -> list[dash_pb2.RetrievedClaim]:
+        """Bounded graph expansion: claims linked to the results by contradiction, support or
+        supersession edges (strongest first, ``graph.max_degree`` per claim, ``graph.depth`` hops),
+        that pass the same label/entity and time filters; returned flagged ``from_expansion``."""
+        store = self.engine.store
+        degree = req.graph.max_degree or 5
+        seen = {r.claim.claim_id for r in results}
+        frontier = [r.claim.claim_id for r in results]
+        added: list[dash_pb2.RetrievedClaim] = []
+        for _ in range(req.graph.depth):
+            nxt = []
+            for cid in frontier:
+                linked = [(e, e.from_claim_id) for e in store.edges_in(txn, tenant, cid)]
+                linked += [(e, e.to_claim_id) for e in store.edges_out(txn, tenant, cid)]
+                linked = [x for x in linked if x[0].relation in _EXPAND and x[1] not in seen]
+                linked.sort(key=lambda x: -x[0].strength)
+                for _, other_id in linked[:degree]:
+                    seen.add(other_id)
+                    docno = store.docno(txn, tenant, other_id)
+                    claim = store.get_claim(txn, tenant, other_id)
+                    if claim is None or docno is None or (allowed is not None and docno not in allowed):
+                        continue
+                    if not self._time_ok(txn, tenant, claim, req, now):
+                        continue
+                    c = _Candidate(docno, claim)
+                    if qvec is not None and len(claim.embedding) == 4 * len(qvec):
+                        c.semantic = float(np.dot(np.frombuffer(claim.embedding, "<f4"), qvec))
+                    r = self._score(txn, tenant, c, req)
+                    r.from_expansion = True
+                    added.append(r)
+                    nxt.append(other_id)
+            frontier = nxt
+        return added
+
+    def _successors(self, txn, tenant: str, claim_id: str, known: int) -> list[types_pb2.Claim]:
+        """Claims that supersede this one and that the store had recorded by ``known``."""
+        out = []
+        for edge in self.engine.store.edges_in(txn, tenant, claim_id):
+            if edge.relation != types_pb2.RELATION_SUPERSEDES:
+                continue
+            successor = self.engine.store.get_claim(txn, tenant, edge.from_claim_id)
+            if successor is not None and (
+                not successor.HasField("recorded_at") or ts_key(successor.recorded_at) <= known
+            ):
+                out.append(successor)
+        return out
 
     def _score(
         self, txn, tenant: str, c: _Candidate, req: dash_pb2.RetrieveRequest
@@ -297,11 +380,19 @@ class Planner:
 
     @staticmethod
     def _temporal(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> float:
-        """1 for a claim valid at the asked instant (or now), 0.5 for untimed, 0.25 for expired."""
-        if not claim.HasField("valid_from") and not claim.HasField("valid_to"):
-            return 0.5
+        """Temporal relevance in [0, 1]. Asked about an instant: a claim whose validity holds then (it passed
+        the filter) scores 1, an event near that instant scores by distance (halving every year), untimed
+        0.5. Asked about now: current 1, expired 0.25, untimed 0.5."""
+        timed = claim.HasField("valid_from") or claim.HasField("valid_to")
         if req.HasField("as_of"):
-            return 1.0
+            if timed:
+                return 1.0
+            if claim.HasField("event_time"):
+                years = abs(ts_key(claim.event_time) - ts_key(req.as_of)) / _YEAR_NS
+                return 0.5 ** max(years - 0.5, 0.0)
+            return 0.5
+        if not timed:
+            return 0.5
         if claim.HasField("valid_to") and ts_key(claim.valid_to) <= time.time_ns():
             return 0.25
         return 1.0

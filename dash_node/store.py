@@ -25,7 +25,7 @@ _DBS = (
     "claim_evidence",  # tenant/claim_id/evidence_id -> b""
     "edges_out",  # tenant/from/to/relation -> Edge
     "edges_in",  # tenant/to/from/relation -> b""
-    "entities",  # tenant/entity/claim_id -> b""
+    "entities",  # tenant/name/docno(hex)/claim_id -> b"" (names: subject and entities; docno = age)
     "labels",  # tenant/label_key/label_value/claim_id -> b""
     "tombstones",  # tenant/claim_id -> u64 lsn of the delete + u64 docno it freed
     "commits",  # tenant/commit_id -> fingerprint(32) + WriteResponse
@@ -37,6 +37,14 @@ _DBS = (
 def normalise_entity(name: str) -> str:
     """Entities match case- and space-insensitively."""
     return " ".join(name.casefold().split())
+
+
+def names_of(claim: types_pb2.Claim) -> set[str]:
+    """What a claim is about: its subject and its entities, normalised."""
+    names = {normalise_entity(e) for e in claim.entities if e.strip()}
+    if claim.subject.strip():
+        names.add(normalise_entity(claim.subject))
+    return names
 
 
 @dataclass(frozen=True)
@@ -138,16 +146,17 @@ class Store:
         txn.put(cid.encode(), tenant.encode(), db=self.db["owners"])
         txn.put(key(tenant, cid), claim.SerializeToString(), db=self.db["claims"])
         txn.delete(key(tenant, cid), db=self.db["tombstones"])
-        for entity in {normalise_entity(e) for e in claim.entities if e.strip()}:
-            txn.put(key(tenant, entity, cid), b"", db=self.db["entities"])
+        for name in names_of(claim):
+            txn.put(key(tenant, name, f"{docno:016x}", cid), b"", db=self.db["entities"])
         for lk, lv in claim.labels.items():
             txn.put(key(tenant, lk, lv, cid), b"", db=self.db["labels"])
         return docno
 
     def _drop_postings(self, txn: lmdb.Transaction, claim: types_pb2.Claim) -> None:
         tenant, cid = claim.tenant_id, claim.claim_id
-        for entity in {normalise_entity(e) for e in claim.entities if e.strip()}:
-            txn.delete(key(tenant, entity, cid), db=self.db["entities"])
+        docno = self.docno(txn, tenant, cid) or 0
+        for name in names_of(claim):
+            txn.delete(key(tenant, name, f"{docno:016x}", cid), db=self.db["entities"])
         for lk, lv in claim.labels.items():
             txn.delete(key(tenant, lk, lv, cid), db=self.db["labels"])
 
@@ -227,6 +236,11 @@ class Store:
         txn.put(out_key, edge.SerializeToString(), db=self.db["edges_out"])
         txn.put(in_key, b"", db=self.db["edges_in"])
 
+    def get_edge(self, txn: lmdb.Transaction, tenant: str, edge: types_pb2.Edge) -> types_pb2.Edge | None:
+        """The stored edge with the same (from, to, relation), if any."""
+        raw = txn.get(self._edge_keys(tenant, edge)[0], db=self.db["edges_out"])
+        return types_pb2.Edge.FromString(raw) if raw is not None else None
+
     def delete_edge(self, txn: lmdb.Transaction, tenant: str, edge: types_pb2.Edge) -> None:
         out_key, in_key = self._edge_keys(tenant, edge)
         txn.delete(out_key, db=self.db["edges_out"])
@@ -248,9 +262,25 @@ class Store:
 
     # ---- postings for prefilters -------------------------------------------------------------------
 
-    def claims_with_entity(self, txn: lmdb.Transaction, tenant: str, entity: str) -> list[str]:
+    def claims_with_entity(
+        self, txn: lmdb.Transaction, tenant: str, entity: str, newest: int | None = None
+    ) -> list[str]:
+        """Claims naming ``entity`` (as subject or entity), oldest first; only the ``newest`` n if given
+        (read backwards, so a hot entity costs n reads, not all of them)."""
         pre = prefix(tenant, normalise_entity(entity))
-        return [split(k)[-1] for k, _ in self._scan(txn, "entities", pre)]
+        if newest is None:
+            return [split(k)[-1] for k, _ in self._scan(txn, "entities", pre)]
+        cur = txn.cursor(db=self.db["entities"])
+        out: list[str] = []
+        # Start at the last key of the prefix range: just before the first key past it, or at the end.
+        positioned = cur.prev() if cur.set_range(pre + b"\xff") else cur.last()
+        while positioned and len(out) < newest:
+            k = cur.key()
+            if not k.startswith(pre):
+                break
+            out.append(split(k)[-1])
+            positioned = cur.prev()
+        return out[::-1]
 
     def claims_with_label(self, txn: lmdb.Transaction, tenant: str, label: str, value: str) -> list[str]:
         return [split(k)[-1] for k, _ in self._scan(txn, "labels", prefix(tenant, label, value))]

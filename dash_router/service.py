@@ -21,6 +21,7 @@ from dash_node import telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError, NotFound, Unavailable
 from dash_node.etcd_placement import PlacementStore, PlacementWatcher
+from dash_node.evidence.judge import RuleJudge
 from dash_node.metrics import ROUTER as METRICS
 from dash_node.placement import (
     PlacementMap,
@@ -30,6 +31,7 @@ from dash_node.placement import (
     routing_hash,
 )
 from dash_router.auth import Authenticator
+from dash_router.crossshard import flag_cross_shard_conflicts
 from dash_router.nodes import NodePool
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Router:
     def __init__(self, config: RouterConfig, auth: Authenticator, token: str = "") -> None:
         self.config = config
         self.auth = auth
+        self.judge = RuleJudge()
         self.pool = NodePool(token)
         self.watcher = PlacementWatcher(PlacementStore(config.etcd), on_change=self._on_placement)
         self._watch_task: asyncio.Task | None = None
@@ -298,11 +301,18 @@ class Router:
         if not out.shards_answered:
             raise Unavailable(f"shards: none answered ({', '.join(out.shards_missing)})")
         # Scores are comparable across shards (cosine, saturated BM25, evidence masses): merge on them.
+        expanded = [r for r in results if r.from_expansion]
+        results = [r for r in results if not r.from_expansion]
         results.sort(key=lambda r: (-r.score, r.claim.claim_id))
         top = results[: req.top_k or 10]
+        in_top = {r.claim.claim_id for r in top}
+        expanded = [r for r in expanded if r.claim.claim_id not in in_top]
+        if req.stance_mode != dash_pb2.STANCE_MODE_SUPPORT_ONLY:
+            flag_cross_shard_conflicts(top, self.judge)
         if req.stance_mode == dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST:
             top.sort(key=lambda r: (-(r.contradiction_risk > 0), -r.score, r.claim.claim_id))
         out.results.extend(top)
+        out.results.extend(expanded)
         out.served_at.GetCurrentTime()
         return out
 

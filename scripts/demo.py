@@ -57,7 +57,8 @@ def main() -> int:
             print(f"\n=== {title}   [shards answered: {answered}]")
             print("\n".join(render_text(result.to_json(), sources)))
 
-        show("Who is the harbour master of the Port of Lindholm? (any time)", "harbour master Lindholm")
+        show("Who is the harbour master of the Port of Lindholm? (now)", "harbour master Lindholm")
+        show("... the whole history", "harbour master Lindholm", include_history=True)
         show("... as of 2019-06-01", "harbour master Lindholm", as_of="2019-06-01T00:00:00Z")
         show("... as of 2024-06-01", "harbour master Lindholm", as_of="2024-06-01T00:00:00Z")
         show(

@@ -8,7 +8,7 @@ from cluster.cli import status
 from cluster.local import ClusterSpec, LocalCluster
 from dash_client.client import DashClient
 
-LEASE_TTL = 3
+LEASE_TTL = 5
 
 
 def test_losing_one_etcd_member_and_a_second_router(tmp_path) -> None:

@@ -134,7 +134,7 @@ class ReadOptions(_message.Message):
     def __init__(self, min_lsn: _Optional[int] = ..., min_generation: _Optional[int] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
-    __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id")
+    __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id", "include_history")
     class LabelFilterEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +156,7 @@ class RetrieveRequest(_message.Message):
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     query: str
     query_embedding: bytes
@@ -170,7 +171,8 @@ class RetrieveRequest(_message.Message):
     explain: bool
     read: ReadOptions
     shard_id: str
-    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., query_embedding: _Optional[bytes] = ..., top_k: _Optional[int] = ..., stance_mode: _Optional[_Union[StanceMode, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_window: _Optional[_Union[_types_pb2.TimeWindow, _Mapping]] = ..., label_filter: _Optional[_Mapping[str, str]] = ..., entity_filter: _Optional[_Iterable[str]] = ..., graph: _Optional[_Union[GraphOptions, _Mapping]] = ..., explain: _Optional[bool] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., shard_id: _Optional[str] = ...) -> None: ...
+    include_history: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., query_embedding: _Optional[bytes] = ..., top_k: _Optional[int] = ..., stance_mode: _Optional[_Union[StanceMode, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_window: _Optional[_Union[_types_pb2.TimeWindow, _Mapping]] = ..., label_filter: _Optional[_Mapping[str, str]] = ..., entity_filter: _Optional[_Iterable[str]] = ..., graph: _Optional[_Union[GraphOptions, _Mapping]] = ..., explain: _Optional[bool] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., shard_id: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("total", "semantic", "lexical", "support", "contradiction_risk", "temporal", "source_quality", "confidence", "fusion")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x64\x61sh/v1/types.proto\x12\x07\x64\x61sh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x04\n\x05\x43laim\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x11\n\tpredicate\x18\x05 \x01(\t\x12\x0e\n\x06object\x18\x06 \x01(\t\x12\x10\n\x08\x65ntities\x18\x07 \x03(\t\x12\x12\n\nclaim_type\x18\x08 \x01(\t\x12\x17\n\nconfidence\x18\t \x01(\x02H\x00\x88\x01\x01\x12.\n\nvalid_from\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nevent_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rsuperseded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tembedding\x18\x0f \x01(\x0c\x12*\n\x06labels\x18\x10 \x03(\x0b\x32\x1a.dash.v1.Claim.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_confidence\"\xb0\x02\n\x08\x45vidence\x12\x13\n\x0b\x65vidence_id\x18\x01 \x01(\t\x12\x10\n\x08\x63laim_id\x18\x02 \x01(\t\x12\x11\n\tsource_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64oc_id\x18\x04 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x05 \x01(\t\x12\x12\n\nspan_start\x18\x06 \x01(\x03\x12\x10\n\x08span_end\x18\x07 \x01(\x03\x12\r\n\x05quote\x18\x08 \x01(\t\x12\x1f\n\x06stance\x18\t \x01(\x0e\x32\x0f.dash.v1.Stance\x12\x1b\n\x0esource_quality\x18\n \x01(\x02H\x00\x88\x01\x01\x12\x11\n\textractor\x18\x0b \x01(\t\x12/\n\x0bobserved_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x11\n\x0f_source_quality\"\xa4\x01\n\x04\x45\x64ge\x12\x15\n\rfrom_claim_id\x18\x01 \x01(\t\x12\x13\n\x0bto_claim_id\x18\x02 \x01(\t\x12#\n\x08relation\x18\x03 \x01(\x0e\x32\x11.dash.v1.Relation\x12\x10\n\x08strength\x18\x04 \x01(\x02\x12\x14\n\x0creason_codes\x18\x05 \x03(\t\x12#\n\x06origin\x18\x06 \x01(\x0e\x32\x13.dash.v1.EdgeOrigin\"n\n\nClaimInput\x12\x1d\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x0e.dash.v1.Claim\x12#\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x11.dash.v1.Evidence\x12\x1c\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\r.dash.v1.Edge\"\x89\x02\n\x08\x44ocument\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12-\n\x06labels\x18\x05 \x03(\x0b\x32\x1d.dash.v1.Document.LabelsEntry\x12/\n\x0bobserved_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0esource_quality\x18\x07 \x01(\x02H\x00\x88\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x11\n\x0f_source_quality\"\xc2\x01\n\x08\x43itation\x12\x13\n\x0b\x65vidence_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64oc_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x04 \x01(\t\x12\x12\n\nspan_start\x18\x05 \x01(\x03\x12\x10\n\x08span_end\x18\x06 \x01(\x03\x12\r\n\x05quote\x18\x07 \x01(\t\x12\x1f\n\x06stance\x18\x08 \x01(\x0e\x32\x0f.dash.v1.Stance\x12\x16\n\x0esource_quality\x18\t \x01(\x02\"`\n\nTimeWindow\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*a\n\x06Stance\x12\x16\n\x12STANCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTANCE_SUPPORTS\x10\x01\x12\x16\n\x12STANCE_CONTRADICTS\x10\x02\x12\x12\n\x0eSTANCE_NEUTRAL\x10\x03*\xb6\x01\n\x08Relation\x12\x18\n\x14RELATION_UNSPECIFIED\x10\x00\x12\x15\n\x11RELATION_SUPPORTS\x10\x01\x12\x18\n\x14RELATION_CONTRADICTS\x10\x02\x12\x14\n\x10RELATION_REFINES\x10\x03\x12\x17\n\x13RELATION_DUPLICATES\x10\x04\x12\x17\n\x13RELATION_DEPENDS_ON\x10\x05\x12\x17\n\x13RELATION_SUPERSEDES\x10\x06*[\n\nEdgeOrigin\x12\x1b\n\x17\x45\x44GE_ORIGIN_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45\x44GE_ORIGIN_CLIENT\x10\x01\x12\x18\n\x14\x45\x44GE_ORIGIN_DETECTOR\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x64\x61sh/v1/types.proto\x12\x07\x64\x61sh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x04\n\x05\x43laim\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x11\n\tpredicate\x18\x05 \x01(\t\x12\x0e\n\x06object\x18\x06 \x01(\t\x12\x10\n\x08\x65ntities\x18\x07 \x03(\t\x12\x12\n\nclaim_type\x18\x08 \x01(\t\x12\x17\n\nconfidence\x18\t \x01(\x02H\x00\x88\x01\x01\x12.\n\nvalid_from\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nevent_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rsuperseded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tembedding\x18\x0f \x01(\x0c\x12*\n\x06labels\x18\x10 \x03(\x0b\x32\x1a.dash.v1.Claim.LabelsEntry\x12\x32\n\x11valid_time_source\x18\x11 \x01(\x0b\x32\x17.dash.v1.TemporalSource\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_confidence\"k\n\x0eTemporalSource\x12\x12\n\nexpression\x18\x01 \x01(\t\x12\x12\n\nspan_start\x18\x02 \x01(\x03\x12\x10\n\x08span_end\x18\x03 \x01(\x03\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12\x11\n\tinherited\x18\x05 \x01(\x08\"\xb0\x02\n\x08\x45vidence\x12\x13\n\x0b\x65vidence_id\x18\x01 \x01(\t\x12\x10\n\x08\x63laim_id\x18\x02 \x01(\t\x12\x11\n\tsource_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64oc_id\x18\x04 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x05 \x01(\t\x12\x12\n\nspan_start\x18\x06 \x01(\x03\x12\x10\n\x08span_end\x18\x07 \x01(\x03\x12\r\n\x05quote\x18\x08 \x01(\t\x12\x1f\n\x06stance\x18\t \x01(\x0e\x32\x0f.dash.v1.Stance\x12\x1b\n\x0esource_quality\x18\n \x01(\x02H\x00\x88\x01\x01\x12\x11\n\textractor\x18\x0b \x01(\t\x12/\n\x0bobserved_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x11\n\x0f_source_quality\"\xa4\x01\n\x04\x45\x64ge\x12\x15\n\rfrom_claim_id\x18\x01 \x01(\t\x12\x13\n\x0bto_claim_id\x18\x02 \x01(\t\x12#\n\x08relation\x18\x03 \x01(\x0e\x32\x11.dash.v1.Relation\x12\x10\n\x08strength\x18\x04 \x01(\x02\x12\x14\n\x0creason_codes\x18\x05 \x03(\t\x12#\n\x06origin\x18\x06 \x01(\x0e\x32\x13.dash.v1.EdgeOrigin\"n\n\nClaimInput\x12\x1d\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x0e.dash.v1.Claim\x12#\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x11.dash.v1.Evidence\x12\x1c\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\r.dash.v1.Edge\"\x89\x02\n\x08\x44ocument\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12-\n\x06labels\x18\x05 \x03(\x0b\x32\x1d.dash.v1.Document.LabelsEntry\x12/\n\x0bobserved_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0esource_quality\x18\x07 \x01(\x02H\x00\x88\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x11\n\x0f_source_quality\"\xc2\x01\n\x08\x43itation\x12\x13\n\x0b\x65vidence_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64oc_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x04 \x01(\t\x12\x12\n\nspan_start\x18\x05 \x01(\x03\x12\x10\n\x08span_end\x18\x06 \x01(\x03\x12\r\n\x05quote\x18\x07 \x01(\t\x12\x1f\n\x06stance\x18\x08 \x01(\x0e\x32\x0f.dash.v1.Stance\x12\x16\n\x0esource_quality\x18\t \x01(\x02\"`\n\nTimeWindow\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*a\n\x06Stance\x12\x16\n\x12STANCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTANCE_SUPPORTS\x10\x01\x12\x16\n\x12STANCE_CONTRADICTS\x10\x02\x12\x12\n\x0eSTANCE_NEUTRAL\x10\x03*\xb6\x01\n\x08Relation\x12\x18\n\x14RELATION_UNSPECIFIED\x10\x00\x12\x15\n\x11RELATION_SUPPORTS\x10\x01\x12\x18\n\x14RELATION_CONTRADICTS\x10\x02\x12\x14\n\x10RELATION_REFINES\x10\x03\x12\x17\n\x13RELATION_DUPLICATES\x10\x04\x12\x17\n\x13RELATION_DEPENDS_ON\x10\x05\x12\x17\n\x13RELATION_SUPERSEDES\x10\x06*[\n\nEdgeOrigin\x12\x1b\n\x17\x45\x44GE_ORIGIN_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45\x44GE_ORIGIN_CLIENT\x10\x01\x12\x18\n\x14\x45\x44GE_ORIGIN_DETECTOR\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,28 +36,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLAIM_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_DOCUMENT_LABELSENTRY']._loaded_options = None
   _globals['_DOCUMENT_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_STANCE']._serialized_start=1757
-  _globals['_STANCE']._serialized_end=1854
-  _globals['_RELATION']._serialized_start=1857
-  _globals['_RELATION']._serialized_end=2039
-  _globals['_EDGEORIGIN']._serialized_start=2041
-  _globals['_EDGEORIGIN']._serialized_end=2132
+  _globals['_STANCE']._serialized_start=1918
+  _globals['_STANCE']._serialized_end=2015
+  _globals['_RELATION']._serialized_start=2018
+  _globals['_RELATION']._serialized_end=2200
+  _globals['_EDGEORIGIN']._serialized_start=2202
+  _globals['_EDGEORIGIN']._serialized_end=2293
   _globals['_CLAIM']._serialized_start=66
-  _globals['_CLAIM']._serialized_end=606
-  _globals['_CLAIM_LABELSENTRY']._serialized_start=546
-  _globals['_CLAIM_LABELSENTRY']._serialized_end=591
-  _globals['_EVIDENCE']._serialized_start=609
-  _globals['_EVIDENCE']._serialized_end=913
-  _globals['_EDGE']._serialized_start=916
-  _globals['_EDGE']._serialized_end=1080
-  _globals['_CLAIMINPUT']._serialized_start=1082
-  _globals['_CLAIMINPUT']._serialized_end=1192
-  _globals['_DOCUMENT']._serialized_start=1195
-  _globals['_DOCUMENT']._serialized_end=1460
-  _globals['_DOCUMENT_LABELSENTRY']._serialized_start=546
-  _globals['_DOCUMENT_LABELSENTRY']._serialized_end=591
-  _globals['_CITATION']._serialized_start=1463
-  _globals['_CITATION']._serialized_end=1657
-  _globals['_TIMEWINDOW']._serialized_start=1659
-  _globals['_TIMEWINDOW']._serialized_end=1755
+  _globals['_CLAIM']._serialized_end=658
+  _globals['_CLAIM_LABELSENTRY']._serialized_start=598
+  _globals['_CLAIM_LABELSENTRY']._serialized_end=643
+  _globals['_TEMPORALSOURCE']._serialized_start=660
+  _globals['_TEMPORALSOURCE']._serialized_end=767
+  _globals['_EVIDENCE']._serialized_start=770
+  _globals['_EVIDENCE']._serialized_end=1074
+  _globals['_EDGE']._serialized_start=1077
+  _globals['_EDGE']._serialized_end=1241
+  _globals['_CLAIMINPUT']._serialized_start=1243
+  _globals['_CLAIMINPUT']._serialized_end=1353
+  _globals['_DOCUMENT']._serialized_start=1356
+  _globals['_DOCUMENT']._serialized_end=1621
+  _globals['_DOCUMENT_LABELSENTRY']._serialized_start=598
+  _globals['_DOCUMENT_LABELSENTRY']._serialized_end=643
+  _globals['_CITATION']._serialized_start=1624
+  _globals['_CITATION']._serialized_end=1818
+  _globals['_TIMEWINDOW']._serialized_start=1820
+  _globals['_TIMEWINDOW']._serialized_end=1916
 # @@protoc_insertion_point(module_scope)

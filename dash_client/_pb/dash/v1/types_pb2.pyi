@@ -48,7 +48,7 @@ EDGE_ORIGIN_CLIENT: EdgeOrigin
 EDGE_ORIGIN_DETECTOR: EdgeOrigin
 
 class Claim(_message.Message):
-    __slots__ = ("claim_id", "tenant_id", "text", "subject", "predicate", "object", "entities", "claim_type", "confidence", "valid_from", "valid_to", "event_time", "recorded_at", "superseded_at", "embedding", "labels")
+    __slots__ = ("claim_id", "tenant_id", "text", "subject", "predicate", "object", "entities", "claim_type", "confidence", "valid_from", "valid_to", "event_time", "recorded_at", "superseded_at", "embedding", "labels", "valid_time_source")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class Claim(_message.Message):
     SUPERSEDED_AT_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    VALID_TIME_SOURCE_FIELD_NUMBER: _ClassVar[int]
     claim_id: str
     tenant_id: str
     text: str
@@ -88,7 +89,22 @@ class Claim(_message.Message):
     superseded_at: _timestamp_pb2.Timestamp
     embedding: bytes
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, claim_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., text: _Optional[str] = ..., subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., claim_type: _Optional[str] = ..., confidence: _Optional[float] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., embedding: _Optional[bytes] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    valid_time_source: TemporalSource
+    def __init__(self, claim_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., text: _Optional[str] = ..., subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., claim_type: _Optional[str] = ..., confidence: _Optional[float] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., embedding: _Optional[bytes] = ..., labels: _Optional[_Mapping[str, str]] = ..., valid_time_source: _Optional[_Union[TemporalSource, _Mapping]] = ...) -> None: ...
+
+class TemporalSource(_message.Message):
+    __slots__ = ("expression", "span_start", "span_end", "rule", "inherited")
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    SPAN_START_FIELD_NUMBER: _ClassVar[int]
+    SPAN_END_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    INHERITED_FIELD_NUMBER: _ClassVar[int]
+    expression: str
+    span_start: int
+    span_end: int
+    rule: str
+    inherited: bool
+    def __init__(self, expression: _Optional[str] = ..., span_start: _Optional[int] = ..., span_end: _Optional[int] = ..., rule: _Optional[str] = ..., inherited: _Optional[bool] = ...) -> None: ...
 
 class Evidence(_message.Message):
     __slots__ = ("evidence_id", "claim_id", "source_id", "doc_id", "chunk_id", "span_start", "span_end", "quote", "stance", "source_quality", "extractor", "observed_at")

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WalBatch(_message.Message):
-    __slots__ = ("tenant_id", "upserts", "evidence", "deletes", "commit_id", "fingerprint", "recorded_at", "response")
+    __slots__ = ("tenant_id", "upserts", "evidence", "deletes", "commit_id", "fingerprint", "recorded_at", "response", "detected_edges")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     UPSERTS_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class WalBatch(_message.Message):
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_EDGES_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     upserts: _containers.RepeatedCompositeFieldContainer[_types_pb2.ClaimInput]
     evidence: _containers.RepeatedCompositeFieldContainer[_types_pb2.Evidence]
@@ -29,4 +30,5 @@ class WalBatch(_message.Message):
     fingerprint: bytes
     recorded_at: _timestamp_pb2.Timestamp
     response: _dash_pb2.WriteResponse
-    def __init__(self, tenant_id: _Optional[str] = ..., upserts: _Optional[_Iterable[_Union[_types_pb2.ClaimInput, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[_types_pb2.Evidence, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., commit_id: _Optional[str] = ..., fingerprint: _Optional[bytes] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response: _Optional[_Union[_dash_pb2.WriteResponse, _Mapping]] = ...) -> None: ...
+    detected_edges: _containers.RepeatedCompositeFieldContainer[_types_pb2.Edge]
+    def __init__(self, tenant_id: _Optional[str] = ..., upserts: _Optional[_Iterable[_Union[_types_pb2.ClaimInput, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[_types_pb2.Evidence, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., commit_id: _Optional[str] = ..., fingerprint: _Optional[bytes] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response: _Optional[_Union[_dash_pb2.WriteResponse, _Mapping]] = ..., detected_edges: _Optional[_Iterable[_Union[_types_pb2.Edge, _Mapping]]] = ...) -> None: ...
