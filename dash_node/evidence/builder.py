@@ -9,6 +9,7 @@ data from growing the graph without bound.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,9 +46,10 @@ class EdgeBuilderConfig:
     per_key_candidates: int = 8  # newest claims per shared subject/entity
     vector_candidates: int = 8  # nearest vectors
     min_similarity: float = 0.55  # vectors below this are not "nearby"
-    max_candidates: int = 16  # judged pairs per new claim
+    max_candidates: int = 8  # judged pairs per new claim
     max_degree: int = 32  # detector edges per claim, both directions
     min_strength: float = 0.5  # weaker judgements make no edge
+    min_word_overlap: float = 0.3  # Jaccard of word sets below which text claims are not judged
 
 
 def view(claim: types_pb2.Claim, observed_at: int | None = None) -> ClaimView:
@@ -94,22 +96,32 @@ class EdgeBuilder:
         new_ids = {it.claim.claim_id for it in items}
         with index_lock:
             nearest = self._nearest(vectors, tenant, items)
+        names = [names_of(it.claim) for it in items]
+        by_name: dict[str, list[int]] = {}
         degree: dict[str, int] = {}
+        words: dict[str, frozenset[str]] = {}
         edges: list[types_pb2.Edge] = []
         seen_pairs: set[tuple[str, str]] = set()
         for i, item in enumerate(items):
             new = view(item.claim, _observed(item, []))
             candidates = self._candidates(store, txn, tenant, item.claim, nearest[i], new_ids)
-            # The other claims of this write that share a subject or an entity are neighbours too.
-            keys = names_of(item.claim)
-            for j, other in enumerate(items[:i]):
-                if keys & names_of(other.claim):
-                    candidates.insert(0, (other.claim, _observed(items[j], [])))
-            for old_claim, old_observed in candidates[: self.config.max_candidates]:
-                pair = tuple(sorted((new.claim_id, old_claim.claim_id)))
+            # Earlier claims of this same write that share a name are neighbours too (newest first).
+            earlier = sorted({j for name in names[i] for j in by_name.get(name, ())}, reverse=True)
+            for j in earlier[: self.config.per_key_candidates]:
+                candidates.insert(0, (items[j].claim, _observed(items[j], [])))
+            for name in names[i]:
+                by_name.setdefault(name, []).append(i)
+            judged = 0
+            for old_claim, old_observed in candidates:
+                pair = (min(new.claim_id, old_claim.claim_id), max(new.claim_id, old_claim.claim_id))
                 if old_claim.claim_id == new.claim_id or pair in seen_pairs:
                     continue
                 seen_pairs.add(pair)
+                if not self._worth_judging(item.claim, old_claim, words):
+                    continue
+                judged += 1
+                if judged > self.config.max_candidates:
+                    break
                 verdict = self.judge.judge(new, view(old_claim, old_observed))
                 edge = self._edge(verdict, new.claim_id, old_claim.claim_id)
                 if edge is None:
@@ -122,6 +134,19 @@ class EdgeBuilder:
                 degree[old_claim.claim_id] = degree[old_claim.claim_id] + 1
                 edges.append(edge)
         return edges
+
+    def _worth_judging(
+        self, new: types_pb2.Claim, old: types_pb2.Claim, cache: dict[str, frozenset[str]]
+    ) -> bool:
+        """A cheap test that leaves out pairs no rule could link: claims naming different subjects never
+        pass, claims with the same subject and predicate always do; the rest need enough words in common."""
+        if new.subject and old.subject:
+            if _norm(new.subject) != _norm(old.subject):
+                return False  # two different subjects are not one fact
+            if new.predicate and old.predicate and _norm(new.predicate) == _norm(old.predicate):
+                return True
+        a, b = _word_set(new, cache), _word_set(old, cache)
+        return bool(a and b) and len(a & b) / len(a | b) >= self.config.min_word_overlap
 
     def _edge(self, verdict: Judgement, new_id: str, old_id: str) -> types_pb2.Edge | None:
         if not verdict.relation or verdict.strength < self.config.min_strength:
@@ -183,3 +208,17 @@ class EdgeBuilder:
             edges = store.edges_out(txn, tenant, claim_id) + store.edges_in(txn, tenant, claim_id)
             cache[claim_id] = sum(1 for e in edges if e.origin == types_pb2.EDGE_ORIGIN_DETECTOR)
         return cache[claim_id]
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _word_set(claim: types_pb2.Claim, cache: dict[str, frozenset[str]]) -> frozenset[str]:
+    found = cache.get(claim.claim_id)
+    if found is None:
+        found = cache[claim.claim_id] = frozenset(_WORD.findall(claim.text.casefold()))
+    return found
