@@ -305,8 +305,6 @@ class Engine:
                 ev.claim_id = c.claim_id
                 if ev.stance == types_pb2.STANCE_UNSPECIFIED:
                     ev.stance = types_pb2.STANCE_SUPPORTS
-                if not ev.HasField("observed_at"):
-                    ev.observed_at.CopyFrom(now)
             for edge in it.edges:
                 edge.from_claim_id = c.claim_id
                 if edge.origin == types_pb2.EDGE_ORIGIN_UNSPECIFIED:
@@ -435,7 +433,6 @@ class Engine:
             raise InvalidArgument("evidence", "must not be empty")
         if len(evidence) > self.config.limits.max_batch_items:
             raise ResourceExhausted("evidence: too many items")
-        now = _now()
         rows = []
         for i, ev in enumerate(evidence):
             v.check_evidence(f"evidence[{i}]", ev, self.config.limits, None)
@@ -443,8 +440,6 @@ class Engine:
             row.CopyFrom(ev)
             if row.stance == types_pb2.STANCE_UNSPECIFIED:
                 row.stance = types_pb2.STANCE_SUPPORTS
-            if not row.HasField("observed_at"):
-                row.observed_at.CopyFrom(now)
             rows.append(row)
         return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, evidence=rows), write)
 

@@ -380,17 +380,24 @@ class Planner:
 
     @staticmethod
     def _temporal(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> float:
-        """Temporal relevance in [0, 1]. Asked about an instant: a claim whose validity holds then (it passed
-        the filter) scores 1, an event near that instant scores by distance (halving every year), untimed
-        0.5. Asked about now: current 1, expired 0.25, untimed 0.5."""
+        """Temporal relevance in [0, 1]. Asked about a time (``as_of`` or ``valid_window``): a claim whose
+        validity matches (it passed the filter) scores 1, an event scores by its distance from the asked
+        time (halving every year), untimed 0.5. Asked about now: current 1, expired 0.25, untimed 0.5."""
         timed = claim.HasField("valid_from") or claim.HasField("valid_to")
-        if req.HasField("as_of"):
+        if req.HasField("as_of") or req.HasField("valid_window"):
             if timed:
                 return 1.0
-            if claim.HasField("event_time"):
-                years = abs(ts_key(claim.event_time) - ts_key(req.as_of)) / _YEAR_NS
-                return 0.5 ** max(years - 0.5, 0.0)
-            return 0.5
+            if not claim.HasField("event_time"):
+                return 0.5
+            at = ts_key(claim.event_time)
+            if req.HasField("as_of"):
+                lo = hi = ts_key(req.as_of)
+            else:
+                w = req.valid_window
+                lo = ts_key(w.start) if w.HasField("start") else -math.inf
+                hi = ts_key(w.end) if w.HasField("end") else math.inf
+            years = max(lo - at, at - hi, 0) / _YEAR_NS
+            return 0.5 ** max(years - 0.5, 0.0)
         if not timed:
             return 0.5
         if claim.HasField("valid_to") and ts_key(claim.valid_to) <= time.time_ns():
