@@ -54,12 +54,12 @@ from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2  # noqa: E402
 from dash_client.types import claim_input  # noqa: E402
 from dash_node.engine import Engine, EngineConfig  # noqa: E402
 from dash_node.planner import RankingWeights  # noqa: E402
 from dash_node.wal import WalConfig  # noqa: E402
+from scripts.evalkit import code_state  # noqa: E402
 
 K = 10
 TENANT = "climate-fever"
@@ -91,22 +91,6 @@ class Query:
     @property
     def relevant(self) -> set[str]:
         return self.supports | self.refutes
-
-
-def code_state() -> dict:
-    """Which code produced the numbers: the commit, and whether the product code had uncommitted changes."""
-    import subprocess
-    from datetime import UTC, datetime
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "dash_node", "dash_client", "dash_router", "cluster")
-    return {
-        "git_head": git("rev-parse", "--short", "HEAD"),
-        "product_code_uncommitted_changes": bool(changed),
-        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def load(dataset_dir: Path) -> tuple[dict[str, tuple[str, str]], list[Query]]:

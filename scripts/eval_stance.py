@@ -35,28 +35,12 @@ from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-
 from dash_node.evidence.builder import EdgeBuilderConfig  # noqa: E402
 from dash_node.evidence.judge import ClaimView, RuleJudge  # noqa: E402
+from scripts.evalkit import code_state  # noqa: E402
 
 LABELS = ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")
 TO_LABEL = {"contradicts": "REFUTES", "supports": "SUPPORTS", "duplicates": "SUPPORTS", "refines": "SUPPORTS"}
-
-
-def code_state() -> dict:
-    """Which code produced the numbers: the commit, and whether the product code had uncommitted changes."""
-    import subprocess
-    from datetime import UTC, datetime
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "dash_node", "dash_client", "dash_router", "cluster")
-    return {
-        "git_head": git("rev-parse", "--short", "HEAD"),
-        "product_code_uncommitted_changes": bool(changed),
-        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def load(dataset_dir: Path) -> list[dict]:

@@ -53,9 +53,9 @@ from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-
 from cluster.local import ClusterSpec, LocalCluster  # noqa: E402
 from dash_client.client import DashClient  # noqa: E402
+from scripts.evalkit import code_state  # noqa: E402
 
 MODES = ("open-client", "open-detector", "closed")
 KINDS = ("as_of", "as_of_edges", "as_known_at")
@@ -383,22 +383,6 @@ def evaluate(
         "query_seconds": round(query_s, 2),
     }
     return summary
-
-
-def code_state() -> dict:
-    """Which code produced the numbers: the commit, and whether the product code had uncommitted changes."""
-    import subprocess
-    from datetime import UTC, datetime
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "dash_node", "dash_client", "dash_router", "cluster")
-    return {
-        "git_head": git("rev-parse", "--short", "HEAD"),
-        "product_code_uncommitted_changes": bool(changed),
-        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def write_report(summary: dict, out: Path) -> None:

@@ -48,7 +48,6 @@ from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2  # noqa: E402
 from dash_node.engine import Engine, EngineConfig  # noqa: E402
 from dash_node.errors import InvalidArgument  # noqa: E402
@@ -56,6 +55,7 @@ from dash_node.extract import ExtractedClaim  # noqa: E402
 from dash_node.planner import RankingWeights  # noqa: E402
 from dash_node.validation import ts_key  # noqa: E402
 from dash_node.wal import WalConfig  # noqa: E402
+from scripts.evalkit import code_state  # noqa: E402
 
 try:
     from dash_node.temporal import extract_validity
@@ -74,22 +74,6 @@ DASH = RankingWeights()
 
 def doc_id(record: int, para: int) -> str:
     return f"tq{record}-p{para}"
-
-
-def code_state() -> dict:
-    """Which code produced the numbers: the commit, and whether the product code had uncommitted changes."""
-    import subprocess
-    from datetime import UTC, datetime
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "dash_node", "dash_client", "dash_router", "cluster")
-    return {
-        "git_head": git("rev-parse", "--short", "HEAD"),
-        "product_code_uncommitted_changes": bool(changed),
-        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def load(dataset_dir: Path) -> list[dict]:

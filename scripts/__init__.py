@@ -1,0 +1,1 @@
+"""Benchmarks, evaluations and tools; a package so they can share `evalkit`."""
