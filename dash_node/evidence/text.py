@@ -443,9 +443,12 @@ class Alignment:
 
 
 def _typo_close(a: object, b: object) -> bool:
+    """A misspelling of the same word. Tokens with digits are identifiers ("Group 10008" vs "Group 10002",
+    "A320" vs "A321"): one differing digit is another thing, never a typo."""
     return (
         isinstance(a, str)
         and isinstance(b, str)
+        and not any(ch.isdigit() for ch in a + b)
         and min(len(a), len(b)) >= 5
         and a[0] == b[0]
         and SequenceMatcher(None, a, b).ratio() >= 0.8

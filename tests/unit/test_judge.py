@@ -327,3 +327,16 @@ def test_deterministic_and_symmetric(a: ClaimView, b: ClaimView) -> None:
 def test_a_claim_never_contradicts_itself(a: ClaimView) -> None:
     assert J.judge(a, a).relation != "contradicts"
     assert J.judge(a, ClaimView(**{**a.__dict__, "claim_id": "copy"})).relation not in ("contradicts",)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Norvik Group 10008 operates 19 warehouses.", "Norvik Group 10002 operates 20 warehouses."),
+        ("The Airbus A320 seats 150 passengers.", "The Airbus A321 seats 185 passengers."),
+        ("Apollo 11 carried 3 astronauts to the Moon.", "Apollo 13 carried 3 astronauts toward the Moon."),
+    ],
+)
+def test_names_differing_in_a_number_are_different_things_not_conflicts(a: str, b: str) -> None:
+    """Found at 100k claims: one digit apart in an identifier was read as a typo of the same name."""
+    assert RuleJudge().judge(ClaimView("a", a), ClaimView("b", b)).relation != "contradicts"
