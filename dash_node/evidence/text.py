@@ -11,6 +11,7 @@ deterministic and cached per text, because ingest compares one new claim with ma
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -475,6 +476,28 @@ def _prefix_antonym(a: object, b: object) -> bool:
     return len(short) >= 4 and any(long_ == p + short for p in _NEG_PREFIXES)
 
 
+def _positional_opcodes(xk: tuple, yk: tuple) -> list | None:
+    """Opcodes for two equally long sequences that differ only in single positions (a template with a
+    value swapped — most claim pairs worth judging): the same answer SequenceMatcher gives, without its
+    cost. None when the shape is anything else."""
+    if len(xk) != len(yk):
+        return None
+    diff = [i for i, (a, b) in enumerate(zip(xk, yk, strict=True)) if a != b]
+    if len(diff) * 3 > len(xk) or any(b - a == 1 for a, b in itertools.pairwise(diff)):
+        return None  # too different, or adjacent changes that an insertion could explain better
+    if any(xk[i] in yk or yk[i] in xk for i in diff):
+        return None  # a moved token: let SequenceMatcher find the real alignment
+    ops, start = [], 0
+    for i in diff:
+        if i > start:
+            ops.append(("equal", start, i, start, i))
+        ops.append(("replace", i, i + 1, i, i + 1))
+        start = i + 1
+    if start < len(xk):
+        ops.append(("equal", start, len(xk), start, len(xk)))
+    return ops
+
+
 def align(x: Analysis, y: Analysis) -> Alignment:
     """Align content tokens and classify every difference."""
     xk, yk = x.keys, y.keys
@@ -485,7 +508,7 @@ def align(x: Analysis, y: Analysis) -> Alignment:
     ops = (
         [("equal", 0, len(xk), 0, len(yk))]
         if xk == yk
-        else SequenceMatcher(None, xk, yk, autojunk=False).get_opcodes()
+        else _positional_opcodes(xk, yk) or SequenceMatcher(None, xk, yk, autojunk=False).get_opcodes()
     )
     struct = compat = 0
     pend_x: list[int] = []
