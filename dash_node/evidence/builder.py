@@ -1,8 +1,9 @@
 """The edge builder: at ingest, compare each new claim with nearby claims of its tenant and record what
 the judge finds (contradicts, supersedes, duplicates, supports, refines) as detector edges.
 
-"Nearby" is bounded work per claim: claims sharing its subject or an entity (newest first), plus its
-nearest vectors above a similarity floor, plus the other claims of the same write. Edges are added to the
+"Nearby" is bounded work per claim: claims sharing its subject or an entity (newest first) — or, for a
+claim that names neither, its nearest vectors above a similarity floor — plus the other claims of the
+same write that share a name. Edges are added to the
 write before it reaches the WAL, so replay reproduces them without judging again. A degree cap keeps noisy
 data from growing the graph without bound.
 """
@@ -94,12 +95,20 @@ class EdgeBuilder:
         if not self.config.enabled or not items:
             return []
         new_ids = {it.claim.claim_id for it in items}
-        with index_lock:
-            nearest = self._nearest(vectors, tenant, items)
         names = [names_of(it.claim) for it in items]
+        # A claim that names its subject or entities meets its neighbours through them; vectors find
+        # neighbours for the claims that name nothing (most document sentences).
+        unnamed = [i for i, n in enumerate(names) if not n]
+        nearest: list[set[int]] = [set() for _ in items]
+        if unnamed:
+            with index_lock:
+                found = self._nearest(vectors, tenant, [items[i] for i in unnamed])
+            for i, near in zip(unnamed, found, strict=True):
+                nearest[i] = near
         by_name: dict[str, list[int]] = {}
         degree: dict[str, int] = {}
         words: dict[str, frozenset[str]] = {}
+        name_cache: dict[str, set[str]] = {}
         edges: list[types_pb2.Edge] = []
         seen_pairs: set[tuple[str, str]] = set()
         for i, item in enumerate(items):
@@ -117,11 +126,13 @@ class EdgeBuilder:
                 if old_claim.claim_id == new.claim_id or pair in seen_pairs:
                     continue
                 seen_pairs.add(pair)
-                if not self._worth_judging(item.claim, old_claim, words):
+                if not self._worth_judging(item.claim, old_claim, words, name_cache):
                     continue
                 judged += 1
                 if judged > self.config.max_candidates:
                     break
+                if old_observed is None and new.observed_at is not None:  # only then can it order them
+                    old_observed = _observed(None, store.evidence_of(txn, tenant, old_claim.claim_id))
                 verdict = self.judge.judge(new, view(old_claim, old_observed))
                 edge = self._edge(verdict, new.claim_id, old_claim.claim_id)
                 if edge is None:
@@ -136,10 +147,18 @@ class EdgeBuilder:
         return edges
 
     def _worth_judging(
-        self, new: types_pb2.Claim, old: types_pb2.Claim, cache: dict[str, frozenset[str]]
+        self,
+        new: types_pb2.Claim,
+        old: types_pb2.Claim,
+        cache: dict[str, frozenset[str]],
+        names: dict[str, set[str]],
     ) -> bool:
-        """A cheap test that leaves out pairs no rule could link: claims naming different subjects never
-        pass, claims with the same subject and predicate always do; the rest need enough words in common."""
+        """A cheap test that leaves out pairs no rule could link: claims that name only different things
+        (subjects, entities) never pass, claims with the same subject and predicate always do; the rest
+        need enough words in common."""
+        new_names, old_names = _names(new, names), _names(old, names)
+        if new_names and old_names and not new_names & old_names:
+            return False  # they name different things: not one fact
         if new.subject and old.subject:
             if _norm(new.subject) != _norm(old.subject):
                 return False  # two different subjects are not one fact
@@ -164,16 +183,17 @@ class EdgeBuilder:
     def _nearest(
         self, vectors: VectorStore, tenant: str, items: list[types_pb2.ClaimInput]
     ) -> list[set[int]]:
-        """Per item, the docnos of its nearest stored vectors above the similarity floor."""
+        """Per item, the docnos of its nearest stored vectors above the similarity floor (one batched
+        search for the whole write)."""
         out: list[set[int]] = [set() for _ in items]
         tv = vectors.tenant(tenant)
         if tv is None or not len(tv) or not self.config.vector_candidates:
             return out
-        rows = [
-            (i, it.claim.embedding) for i, it in enumerate(items) if len(it.claim.embedding) == 4 * tv.dim
-        ]
-        for i, raw in rows:
-            keys, sims = tv.search(np.frombuffer(raw, dtype="<f4"), self.config.vector_candidates)
+        rows = [i for i, it in enumerate(items) if len(it.claim.embedding) == 4 * tv.dim]
+        if not rows:
+            return out
+        matrix = np.stack([np.frombuffer(items[i].claim.embedding, dtype="<f4") for i in rows])
+        for i, (keys, sims) in zip(rows, tv.search_many(matrix, self.config.vector_candidates), strict=True):
             out[i] = {
                 int(k)
                 for k, s in zip(keys.tolist(), sims.tolist(), strict=True)
@@ -184,6 +204,8 @@ class EdgeBuilder:
     def _candidates(
         self, store: Store, txn, tenant: str, claim: types_pb2.Claim, near: set, new_ids: set[str]
     ) -> list[tuple[types_pb2.Claim, int | None]]:
+        """Stored neighbours, with their observation time left None: it is only read when it can matter
+        (see ``edges_for``)."""
         ids: list[str] = []
         for key in sorted(names_of(claim)):
             ids.extend(
@@ -200,7 +222,7 @@ class EdgeBuilder:
             seen.add(cid)
             old = store.get_claim(txn, tenant, cid)
             if old is not None:
-                out.append((old, _observed(None, store.evidence_of(txn, tenant, cid))))
+                out.append((old, None))
         return out
 
     def _degree(self, store: Store, txn, tenant: str, claim_id: str, cache: dict[str, int]) -> int:
@@ -221,4 +243,11 @@ def _word_set(claim: types_pb2.Claim, cache: dict[str, frozenset[str]]) -> froze
     found = cache.get(claim.claim_id)
     if found is None:
         found = cache[claim.claim_id] = frozenset(_WORD.findall(claim.text.casefold()))
+    return found
+
+
+def _names(claim: types_pb2.Claim, cache: dict[str, set[str]]) -> set[str]:
+    found = cache.get(claim.claim_id)
+    if found is None:
+        found = cache[claim.claim_id] = names_of(claim)
     return found

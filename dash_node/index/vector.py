@@ -141,6 +141,20 @@ class TenantVectors:
                 return self._exact(q, k, allow)
             count = min(count * 2, n)
 
+    def search_many(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Unfiltered top-k for several queries in one call (usearch searches a batch in parallel)."""
+        n = len(self._index)
+        if k <= 0 or n == 0 or len(queries) == 0:
+            return [(np.empty(0, np.uint64), np.empty(0, np.float32)) for _ in range(len(queries))]
+        q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim))
+        m = self._index.search(q, min(k, n))
+        keys, dist = np.asarray(m.keys), np.asarray(m.distances)
+        counts = np.asarray(m.counts)
+        return [
+            (keys[i, : counts[i]].astype(np.uint64), (1.0 - dist[i, : counts[i]]).astype(np.float32))
+            for i in range(len(queries))
+        ]
+
     def keys(self) -> np.ndarray:
         """Live keys (for checks and tests)."""
         return np.asarray(self._index.keys, dtype=np.uint64)
