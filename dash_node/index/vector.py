@@ -149,6 +149,8 @@ class TenantVectors:
         q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim))
         m = self._index.search(q, min(k, n))
         keys, dist = np.asarray(m.keys), np.asarray(m.distances)
+        if not hasattr(m, "counts"):  # usearch answers a one-row batch with plain Matches
+            return [(keys.astype(np.uint64), (1.0 - dist).astype(np.float32))]
         counts = np.asarray(m.counts)
         return [
             (keys[i, : counts[i]].astype(np.uint64), (1.0 - dist[i, : counts[i]]).astype(np.float32))

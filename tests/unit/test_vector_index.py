@@ -156,3 +156,14 @@ def test_checksum_mismatch_detected(tmp_path: Path) -> None:
     f.write_bytes(bytes(data))
     with pytest.raises(WalCorruption, match=f.name):
         VectorStore.load(tmp_path / "v")
+
+
+@pytest.mark.parametrize("rows", [1, 7])
+def test_search_many_equals_one_search_per_query(rows: int) -> None:
+    t = VectorStore().ensure("a", DIM)
+    t.upsert(np.arange(300, dtype=np.uint64), clustered(300, 3))
+    queries = clustered(rows, 99)
+    for q, (keys, sims) in zip(queries, t.search_many(queries, 5), strict=True):
+        one_keys, one_sims = t.search(q, 5)
+        assert keys.tolist() == one_keys.tolist()
+        assert np.allclose(sims, one_sims, atol=1e-5)
