@@ -66,10 +66,12 @@ def load_judge(spec: str) -> ContradictionJudge:
 def evaluate(pairs: list[dict], judge: ContradictionJudge) -> dict:
     views = [(view(p["new"]), view(p["old"])) for p in pairs]
     text_mod.analyse.cache_clear()
+    text_mod.negations.cache_clear()
     t0 = time.perf_counter()
     verdicts = [judge.judge(n, o) for n, o in views]
     cold = time.perf_counter() - t0
     text_mod.analyse.cache_clear()
+    text_mod.negations.cache_clear()
     for _, o in views:  # stored claims were analysed when they were judged before
         text_mod.analyse(o.text)
     t0 = time.perf_counter()

@@ -28,6 +28,7 @@ from dash_node.evidence.text import (
     align,
     analyse,
     lemma,
+    negations,
     norm_predicate,
     norm_subject,
     objects_equal,
@@ -222,10 +223,9 @@ class RuleJudge:
         po, nego = norm_predicate(old.predicate)
         if pn != po or not pn:
             return None  # different predicates: only the text can still say something
-        xn, xo = analyse(new.text), analyse(old.text)
         # Polarity lives in the predicate if it is negated there, else in the text.
-        poln = negn % 2 if negn else xn.neg % 2
-        polo = nego % 2 if nego else xo.neg % 2
+        poln = negn % 2 if negn else negations(new.text) % 2
+        polo = nego % 2 if nego else negations(old.text) % 2
         if not (new.object and old.object):
             return None
         if objects_equal(new.object, old.object):
@@ -233,7 +233,7 @@ class RuleJudge:
                 return _succession(new, old) or Judgement(
                     "contradicts", 0.85, ("structured:negation_polarity",), f"'{pn}' asserted and denied"
                 )
-            al = _align_sym(new.text, old.text, xn, xo)
+            al = _align_sym(new.text, old.text, analyse(new.text), analyse(old.text))
             if al.similarity >= 0.5:
                 return Judgement("duplicates", max(0.9, al.similarity), ("structured:same_object",))
             return Judgement("supports", 0.8, ("structured:same_object",))

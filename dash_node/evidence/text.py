@@ -233,6 +233,12 @@ def _normalise(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
+def negations(text: str) -> int:
+    """How many negators a text holds, as ``analyse`` counts them, without the rest of its work."""
+    return sum(1 for t in _RAW.findall(_normalise(text)) if t.casefold() in NEGATORS)
+
+
+@lru_cache(maxsize=65536)
 def analyse(text: str) -> Analysis:
     """Tokenise one claim text (cached: a stored claim is compared with many new ones)."""
     no_longer = ("longer" in text or "more" in text) and bool(_NO_LONGER.search(text))
