@@ -31,6 +31,14 @@ def _client(args: argparse.Namespace) -> DashClient:
     return DashClient(config=config)
 
 
+def _wait_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait-detection",
+        action="store_true",
+        help="answer once the detector's edges (contradicts, supersedes, ...) for the claims are in place",
+    )
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """JSONL claims in batches; each batch's commit_id derives from its content, so a re-run is a no-op."""
     path = Path(args.file)
@@ -47,7 +55,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with _client(args) as client, bar:
         for start in range(0, len(items), args.batch_size):
             chunk = items[start : start + args.batch_size]
-            resp = client.ingest_batch(chunk, commit_id=content_commit_id(chunk, prefix="jsonl"))
+            resp = client.ingest_batch(
+                chunk,
+                commit_id=content_commit_id(chunk, prefix="jsonl"),
+                wait_for_detection=args.wait_detection,
+            )
             written += len(resp.claim_ids)
             replayed += len(resp.claim_ids) if resp.replayed else 0
             bar.update(len(chunk))
@@ -64,6 +76,7 @@ def cmd_ingest_doc(args: argparse.Namespace) -> int:
             source_id=args.source_id or args.doc_id,
             title=args.title or "",
             source_quality=args.source_quality,
+            wait_for_detection=args.wait_detection,
         )
     print(json.dumps({"doc_id": args.doc_id, "claims": len(resp.claim_ids), "lsn": resp.lsn}))
     return 0
@@ -138,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("file")
     ing.add_argument("--batch-size", type=int, default=500)
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    _wait_arg(ing)
     _client_args(ing)
     ing.set_defaults(func=cmd_ingest)
 
@@ -147,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--source-id", default="")
     doc.add_argument("--title", default="")
     doc.add_argument("--source-quality", type=float, default=None)
+    _wait_arg(doc)
     _client_args(doc)
     doc.set_defaults(func=cmd_ingest_doc)
 

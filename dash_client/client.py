@@ -181,16 +181,23 @@ class _Base:
 
     # ---- planning: one per RPC ---------------------------------------------------------------------
 
-    def _plan_ingest(self, claim: ClaimInputLike, tenant: str | None) -> _Call:
-        req = dash_pb2.IngestRequest(tenant_id=self._tenant(tenant), item=claim_input(claim, "item"))
+    def _plan_ingest(self, claim: ClaimInputLike, tenant: str | None, wait_for_detection: bool) -> _Call:
+        req = dash_pb2.IngestRequest(
+            tenant_id=self._tenant(tenant),
+            item=claim_input(claim, "item"),
+            write=dash_pb2.WriteOptions(wait_for_detection=wait_for_detection),
+        )
         return _Call("Ingest", req, _ONCE, WriteResult.from_pb)
 
     def _plan_ingest_batch(
-        self, claims: Sequence[ClaimInputLike], commit_id: str, tenant: str | None
+        self, claims: Sequence[ClaimInputLike], commit_id: str, tenant: str | None, wait_for_detection: bool
     ) -> _Call:
         items = [claim_input(c, f"items[{i}]") for i, c in enumerate(claims)]
         req = dash_pb2.IngestBatchRequest(
-            tenant_id=self._tenant(tenant), items=items, commit_id=commit_id or content_commit_id(items)
+            tenant_id=self._tenant(tenant),
+            items=items,
+            commit_id=commit_id or content_commit_id(items),
+            write=dash_pb2.WriteOptions(wait_for_detection=wait_for_detection),
         )
         return _Call("IngestBatch", req, _IDEMPOTENT, WriteResult.from_pb)
 
@@ -205,6 +212,7 @@ class _Base:
         labels: Mapping[str, str] | None,
         observed_at: TimeLike | None,
         tenant: str | None,
+        wait_for_detection: bool,
     ) -> _Call:
         doc = types_pb2.Document(
             doc_id=doc_id, source_id=source_id or doc_id, text=text, title=title, labels=dict(labels or {})
@@ -213,7 +221,11 @@ class _Base:
             doc.source_quality = source_quality
         if observed_at is not None:
             doc.observed_at.CopyFrom(to_timestamp("document.observed_at", observed_at))
-        req = dash_pb2.IngestDocumentRequest(tenant_id=self._tenant(tenant), document=doc)
+        req = dash_pb2.IngestDocumentRequest(
+            tenant_id=self._tenant(tenant),
+            document=doc,
+            write=dash_pb2.WriteOptions(wait_for_detection=wait_for_detection),
+        )
         return _Call("IngestDocument", req, _IDEMPOTENT, WriteResult.from_pb)
 
     def _plan_upsert_evidence(self, evidence: Sequence[EvidenceIn | dict], tenant: str | None) -> _Call:
@@ -303,18 +315,30 @@ class DashClient(_Base):
                 continue
             return call.convert(answer)
 
-    def ingest(self, claim: ClaimInputLike, *, tenant: str | None = None) -> WriteResult:
-        """Upsert one claim with its evidence and edges. Never retried (see the module docstring)."""
-        return self._invoke(self._plan_ingest(claim, tenant))
+    def ingest(
+        self, claim: ClaimInputLike, *, tenant: str | None = None, wait_for_detection: bool = False
+    ) -> WriteResult:
+        """Upsert one claim with its evidence and edges. Never retried (see the module docstring).
+
+        The answer comes once the claim is durable and visible; the edges the detector finds for it
+        (contradicts, supersedes, ...) follow within a short lag. ``wait_for_detection=True`` answers
+        only once they are in place (``WriteResult.detected`` says which happened; the same holds for
+        ``ingest_batch`` and ``ingest_document``)."""
+        return self._invoke(self._plan_ingest(claim, tenant, wait_for_detection))
 
     def ingest_batch(
-        self, claims: Sequence[ClaimInputLike], *, commit_id: str = "", tenant: str | None = None
+        self,
+        claims: Sequence[ClaimInputLike],
+        *,
+        commit_id: str = "",
+        tenant: str | None = None,
+        wait_for_detection: bool = False,
     ) -> WriteResult:
         """Upsert many claims atomically. Without ``commit_id`` the batch gets ``content_commit_id(items)``,
         so sending the same claims again replays the first answer (``replayed=True``) and writes nothing;
         pass a fresh ``commit_id`` to write identical content again (e.g. after a delete). Same id with
         other content raises ``AlreadyExists``. Retried on ``UNAVAILABLE``."""
-        return self._invoke(self._plan_ingest_batch(claims, commit_id, tenant))
+        return self._invoke(self._plan_ingest_batch(claims, commit_id, tenant, wait_for_detection))
 
     def ingest_document(
         self,
@@ -327,6 +351,7 @@ class DashClient(_Base):
         labels: Mapping[str, str] | None = None,
         observed_at: TimeLike | None = None,
         tenant: str | None = None,
+        wait_for_detection: bool = False,
     ) -> WriteResult:
         """Split ``text`` into sentence claims whose citations are exact spans of it. ``source_id``
         defaults to ``doc_id``. Claim ids derive from the document, so it is retried on ``UNAVAILABLE``."""
@@ -408,15 +433,22 @@ class AsyncDashClient(_Base):
                 continue
             return call.convert(answer)
 
-    async def ingest(self, claim: ClaimInputLike, *, tenant: str | None = None) -> WriteResult:
+    async def ingest(
+        self, claim: ClaimInputLike, *, tenant: str | None = None, wait_for_detection: bool = False
+    ) -> WriteResult:
         """See ``DashClient.ingest``."""
-        return await self._invoke(self._plan_ingest(claim, tenant))
+        return await self._invoke(self._plan_ingest(claim, tenant, wait_for_detection))
 
     async def ingest_batch(
-        self, claims: Sequence[ClaimInputLike], *, commit_id: str = "", tenant: str | None = None
+        self,
+        claims: Sequence[ClaimInputLike],
+        *,
+        commit_id: str = "",
+        tenant: str | None = None,
+        wait_for_detection: bool = False,
     ) -> WriteResult:
         """See ``DashClient.ingest_batch`` (a content-derived ``commit_id`` by default)."""
-        return await self._invoke(self._plan_ingest_batch(claims, commit_id, tenant))
+        return await self._invoke(self._plan_ingest_batch(claims, commit_id, tenant, wait_for_detection))
 
     async def ingest_document(
         self,
@@ -429,6 +461,7 @@ class AsyncDashClient(_Base):
         labels: Mapping[str, str] | None = None,
         observed_at: TimeLike | None = None,
         tenant: str | None = None,
+        wait_for_detection: bool = False,
     ) -> WriteResult:
         """See ``DashClient.ingest_document``."""
         return await self._invoke(self._plan_ingest_document(**_args(locals())))

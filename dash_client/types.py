@@ -206,6 +206,7 @@ class WriteResult:
 
     ``replayed`` is true when a batch with this ``commit_id`` had already been applied and this is its
     first answer replayed (nothing was written twice). ``ack`` is ``"leader"`` or ``"replicated"``.
+    ``detected`` is true when the edge builder had judged the written claims at the time of the answer.
     """
 
     claim_ids: list[str]
@@ -218,6 +219,7 @@ class WriteResult:
     ack: str
     evidence_count: int = 0
     edge_count: int = 0
+    detected: bool = False
 
     @classmethod
     def from_pb(cls, m: dash_pb2.WriteResponse) -> WriteResult:
@@ -417,7 +419,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Edge:
-    """A stored edge; ``origin`` is ``"client"`` or ``"detector"`` (DASH's own edge builder)."""
+    """A stored edge; ``origin`` is ``"client"`` or ``"detector"`` (DASH's own edge builder). A detector
+    edge cites the evidence each side stood on (``from_evidence_ids``, ``to_evidence_ids``)."""
 
     from_claim_id: str
     to_claim_id: str
@@ -425,6 +428,8 @@ class Edge:
     strength: float
     reason_codes: list[str]
     origin: str
+    from_evidence_ids: list[str] = field(default_factory=list)
+    to_evidence_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

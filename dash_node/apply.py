@@ -73,7 +73,15 @@ def apply_batch(
         for edge in item.edges:
             store.put_edge(txn, tenant, edge)
         touched.claims.add((tenant, claim.claim_id))
+    if batch.detect and batch.upserts:
+        task = wal_pb2.DetectionTask(tenant_id=tenant, claim_ids=[it.claim.claim_id for it in batch.upserts])
+        store.put_detection(txn, lsn, task)
+    for done in batch.detected_for:
+        store.drop_detection(txn, done)
     for edge in batch.detected_edges:
+        ends = (edge.from_claim_id, edge.to_claim_id)
+        if not all(store.has_claim(txn, tenant, c) for c in ends):
+            continue  # an end was deleted after the builder judged the pair
         existing = store.get_edge(txn, tenant, edge)
         if existing is not None and existing.origin == types_pb2.EDGE_ORIGIN_CLIENT:
             continue  # what a client asserted is not overwritten by what the detector guessed
@@ -100,4 +108,4 @@ def _mark_superseded(store: Store, txn: lmdb.Transaction, tenant: str, claim_id:
     old = store.get_claim(txn, tenant, claim_id)
     if old is not None and not old.HasField("superseded_at"):
         old.superseded_at.CopyFrom(batch.recorded_at)
-        store.put_claim(txn, old)
+        store.rewrite_claim(txn, old)

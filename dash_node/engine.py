@@ -45,6 +45,7 @@ from dash_node.errors import (
     WalFailed,
 )
 from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
+from dash_node.evidence.detector import Detector
 from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
 from dash_node.index.lexical import LexicalIndex
@@ -143,6 +144,16 @@ class Engine:
         self._write_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="dash-writer", daemon=True)
         self._writer.start()
+        # Judges committed claims in the background; None when the edge builder is off.
+        self.detector: Detector | None = None
+        if self.edge_builder.config.enabled:
+            self.detector = Detector(
+                self.edge_builder,
+                self.store,
+                self._neighbours,
+                lambda batch: self._submit(batch, None, "detected_edges"),
+                self.config.shard_id,
+            )
 
     # ---- recovery ----------------------------------------------------------------------------------
 
@@ -277,16 +288,11 @@ class Engine:
             raise NotFound(f"tenant_id: unknown tenant '{tenant_id}'")
 
     def _upsert_batch(self, tenant_id: str, items: list[types_pb2.ClaimInput]) -> wal_pb2.WalBatch:
-        """A write of claims in WAL form: resolved items, the transaction time, and the detector edges
-        found against the tenant's claims as they stand now (and among the items)."""
+        """A write of claims in WAL form: resolved items and the transaction time, marked for the edge
+        builder when it is on."""
         batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
         batch.recorded_at.CopyFrom(batch.upserts[0].claim.recorded_at)
-        with self.store.read() as txn:
-            batch.detected_edges.extend(
-                self.edge_builder.edges_for(
-                    self.store, txn, self.vectors, self.index_lock, tenant_id, list(batch.upserts)
-                )
-            )
+        batch.detect = self.detector is not None
         return batch
 
     def _resolve_items(self, tenant_id: str, items: Iterable[types_pb2.ClaimInput]) -> list:
@@ -330,6 +336,8 @@ class Engine:
         pending = _Pending(batch, items_field, epoch=write.epoch if write is not None else 0)
         if started is not None:
             pending.started = started
+        if batch.detect and self.detector is not None:
+            self.detector.admit(len(batch.upserts))  # a full backlog holds new claims back
         with telemetry.span(
             "engine.write",
             lambda: {
@@ -338,7 +346,7 @@ class Engine:
             },
         ) as span:
             self._queue.put(pending)
-            resp = pending.future.result()
+            resp = self._detection_status(pending.future.result(), write)
             if span is not None:
                 span.set_attributes(
                     {
@@ -349,6 +357,20 @@ class Engine:
                     }
                 )
             return resp
+
+    def _detection_status(
+        self, resp: dash_pb2.WriteResponse, write: dash_pb2.WriteOptions | None
+    ) -> dash_pb2.WriteResponse:
+        """Say whether the edge builder has judged the write yet (waiting for it if asked to)."""
+        out = dash_pb2.WriteResponse()
+        out.CopyFrom(resp)
+        if self.detector is None:
+            out.detected = True
+        elif write is not None and write.wait_for_detection:
+            out.detected = self.detector.wait(resp.lsn)
+        else:
+            out.detected = self.detector.judged(resp.lsn)
+        return out
 
     def ingest(
         self, tenant_id: str, item: types_pb2.ClaimInput, write: dash_pb2.WriteOptions | None = None
@@ -536,6 +558,12 @@ class Engine:
                     p.future.set_exception(self._failed)
             return
         self._sync_indexes(touched)
+        if self.detector is not None:  # after the indexes: the builder searches them
+            batches = [(p.batch, lsn) for (p, _), lsn in zip(accepted, lsns, strict=True)]
+            self.detector.committed(
+                {lsn: len(b.upserts) for b, lsn in batches if b.detect},
+                [done for b, _ in batches for done in b.detected_for],
+            )
         self._since_checkpoint += len(accepted)
         visible = time.perf_counter()
         METRICS.wal_fsync_seconds.observe(fsync_seconds)
@@ -615,6 +643,15 @@ class Engine:
                 edges_in=self.store.edges_in(txn, tenant_id, claim_id),
             )
 
+    def _neighbours(self, tenant_id: str, vectors: list[bytes], k: int) -> list[list[tuple[int, float]]]:
+        """The edge builder's vector-neighbour search."""
+        with self.index_lock:
+            return self.vectors.search_packed(tenant_id, vectors, k)
+
+    def settle(self) -> bool:
+        """Wait until the edge builder has judged every committed write; False if the wait timed out."""
+        return self.detector is None or self.detector.wait(self.wal.last_lsn)
+
     def stats(self, tenant_id: str = "") -> node_pb2.StatsResponse:
         with self.store.read() as txn:
             t = tenant_id or None
@@ -625,12 +662,15 @@ class Engine:
                 evidence=self.store.count(txn, "evidence", t),
                 edges=self.store.count(txn, "edges_out", t),
                 wal_bytes=self.wal.size_bytes(),
+                detection_backlog=self.detector.backlog if self.detector is not None else 0,
             )
 
     def close(self) -> None:
         """Stop the writer (after queued writes), then close the WAL, indexes and state."""
         if self._closed:
             return
+        if self.detector is not None:
+            self.detector.stop()
         self._queue.put(_STOP)
         self._writer.join()
         self._closed = True

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -80,6 +80,18 @@ class NodeMetrics:
         self.ingest_visible_seconds = Histogram(
             "dash_node_ingest_visible_seconds",
             "From a write entering the engine to its claims being visible in the indexes",
+            registry=r,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.detection_backlog = Gauge(
+            "dash_node_detection_backlog_claims",
+            "Claims committed but not yet judged by the edge builder",
+            ["shard_id"],
+            registry=r,
+        )
+        self.detection_round_seconds = Histogram(
+            "dash_node_detection_round_seconds",
+            "One edge-builder round: judging a run of pending writes and writing their edges",
             registry=r,
             buckets=LATENCY_BUCKETS,
         )

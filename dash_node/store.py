@@ -7,14 +7,14 @@ and committed by the engine's unit of work; this module only knows how to read a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
 
-from dash_client._pb.dash.v1 import types_pb2
-from dash_node.keys import from_u64, key, prefix, split, u64
+from dash_client._pb.dash.v1 import types_pb2, wal_pb2
+from dash_node.keys import SEP, from_u64, key, prefix, split, u64
 
 _DBS = (
     "claims",  # tenant/claim_id -> Claim
@@ -30,6 +30,7 @@ _DBS = (
     "tombstones",  # tenant/claim_id -> u64 lsn of the delete + u64 docno it freed
     "commits",  # tenant/commit_id -> fingerprint(32) + WriteResponse
     "tenants",  # tenant -> u64 vector dimension (0 = not fixed yet)
+    "detect_pending",  # u64 lsn -> DetectionTask (claims the edge builder has yet to judge)
     "meta",  # applied_lsn, next_docno
 )
 
@@ -58,16 +59,20 @@ class StoreConfig:
 class Store:
     """The LMDB environment and its named databases."""
 
-    def __init__(self, directory: Path, config: StoreConfig = StoreConfig()) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: Path, config: StoreConfig = StoreConfig(), readonly: bool = False) -> None:
+        """``readonly``: a reader in another process (the edge builder's worker) beside the one writer."""
+        self.directory, self.config = directory, config
+        if not readonly:
+            directory.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
             str(directory),
             map_size=config.map_size,
             max_dbs=len(_DBS) + 2,
             metasync=config.metasync,
             readahead=False,
+            readonly=readonly,
         )
-        self.db = {name: self.env.open_db(name.encode()) for name in _DBS}
+        self.db = {name: self.env.open_db(name.encode(), create=not readonly) for name in _DBS}
 
     def close(self) -> None:
         self.env.close()
@@ -120,6 +125,13 @@ class Store:
     def get_claim(self, txn: lmdb.Transaction, tenant: str, claim_id: str) -> types_pb2.Claim | None:
         raw = txn.get(key(tenant, claim_id), db=self.db["claims"])
         return types_pb2.Claim.FromString(raw) if raw is not None else None
+
+    def has_claim(self, txn: lmdb.Transaction, tenant: str, claim_id: str) -> bool:
+        return txn.get(key(tenant, claim_id), db=self.db["claims"]) is not None
+
+    def rewrite_claim(self, txn: lmdb.Transaction, claim: types_pb2.Claim) -> None:
+        """Store a changed claim whose names and labels are unchanged (no posting work)."""
+        txn.put(key(claim.tenant_id, claim.claim_id), claim.SerializeToString(), db=self.db["claims"])
 
     def docno(self, txn: lmdb.Transaction, tenant: str, claim_id: str) -> int | None:
         raw = txn.get(key(tenant, claim_id), db=self.db["docnos"])
@@ -263,22 +275,32 @@ class Store:
     # ---- postings for prefilters -------------------------------------------------------------------
 
     def claims_with_entity(
-        self, txn: lmdb.Transaction, tenant: str, entity: str, newest: int | None = None
+        self,
+        txn: lmdb.Transaction,
+        tenant: str,
+        entity: str,
+        newest: int | None = None,
+        skip: Container[str] = (),
     ) -> list[str]:
-        """Claims naming ``entity`` (as subject or entity), oldest first; only the ``newest`` n if given
-        (read backwards, so a hot entity costs n reads, not all of them)."""
+        """Claims naming ``entity`` (as subject or entity), oldest first; only the ``newest`` n if given,
+        passing over the ids in ``skip`` (read backwards, so a hot entity costs about n reads, not all of
+        them; at most 4n keys are read)."""
         pre = prefix(tenant, normalise_entity(entity))
         if newest is None:
-            return [split(k)[-1] for k, _ in self._scan(txn, "entities", pre)]
+            return [split(k)[-1] for k, _ in self._scan(txn, "entities", pre) if split(k)[-1] not in skip]
         cur = txn.cursor(db=self.db["entities"])
         out: list[str] = []
         # Start at the last key of the prefix range: just before the first key past it, or at the end.
         positioned = cur.prev() if cur.set_range(pre + b"\xff") else cur.last()
-        while positioned and len(out) < newest:
+        budget = 4 * newest
+        while positioned and len(out) < newest and budget:
             k = cur.key()
             if not k.startswith(pre):
                 break
-            out.append(split(k)[-1])
+            cid = k[k.rindex(SEP) + 1 :].decode()
+            if cid not in skip:
+                out.append(cid)
+            budget -= 1
             positioned = cur.prev()
         return out[::-1]
 
@@ -295,6 +317,19 @@ class Store:
         self, txn: lmdb.Transaction, tenant: str, commit_id: str, fingerprint: bytes, response: bytes
     ) -> None:
         txn.put(key(tenant, commit_id), fingerprint + response, db=self.db["commits"])
+
+    # ---- edge-builder work queue --------------------------------------------------------------------
+
+    def put_detection(self, txn: lmdb.Transaction, lsn: int, task: wal_pb2.DetectionTask) -> None:
+        txn.put(u64(lsn), task.SerializeToString(), db=self.db["detect_pending"])
+
+    def drop_detection(self, txn: lmdb.Transaction, lsn: int) -> None:
+        txn.delete(u64(lsn), db=self.db["detect_pending"])
+
+    def detections(self, txn: lmdb.Transaction) -> Iterator[tuple[int, wal_pb2.DetectionTask]]:
+        """Pending detection tasks, oldest write first."""
+        for k, raw in txn.cursor(db=self.db["detect_pending"]):
+            yield from_u64(k), wal_pb2.DetectionTask.FromString(raw)
 
     # ---- helpers -----------------------------------------------------------------------------------
 

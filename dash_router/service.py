@@ -96,12 +96,18 @@ class Router:
             raise RpcFailed(exc.code(), exc.details() or "") from exc
 
     async def _write(
-        self, position: int, send: Callable[[ShardPlacement, dash_pb2.WriteOptions], Awaitable[T]]
+        self,
+        position: int,
+        send: Callable[[ShardPlacement, dash_pb2.WriteOptions], Awaitable[T]],
+        client: dash_pb2.WriteOptions,
     ) -> T:
-        """Send a write to the leader of the shard owning ``position``; re-route once on a refusal."""
+        """Send a write to the leader of the shard owning ``position``; re-route once on a refusal. The
+        client's write options travel with it, stamped with the placement it was routed by."""
         for attempt in range(2):
             shard = self.placement.shard_for(position)
-            opts = dash_pb2.WriteOptions(epoch=shard.epoch, shard_id=shard.shard_id)
+            opts = dash_pb2.WriteOptions()
+            opts.CopyFrom(client)
+            opts.epoch, opts.shard_id = shard.epoch, shard.shard_id
             try:
                 return await send(shard, opts)
             except RpcFailed as exc:
@@ -115,11 +121,17 @@ class Router:
                 raise
         raise AssertionError("unreachable")
 
-    async def _write_to(self, position: int, method: str, make: Callable[[dash_pb2.WriteOptions], object]):
+    async def _write_to(
+        self,
+        position: int,
+        method: str,
+        make: Callable[[dash_pb2.WriteOptions], object],
+        client: dash_pb2.WriteOptions,
+    ):
         async def send(shard: ShardPlacement, opts: dash_pb2.WriteOptions):
             return await self._call(shard.leader, method, make(opts), self.config.write_timeout)
 
-        return await self._write(position, send)
+        return await self._write(position, send, client)
 
     async def _fan_out(self, method: str, make: Callable[[str], object]) -> dict[str, object]:
         """Call every shard's serving replica concurrently; returns shard_id -> answer or exception."""
@@ -155,6 +167,7 @@ class Router:
             position,
             "Ingest",
             lambda o: dash_pb2.IngestRequest(tenant_id=req.tenant_id, item=req.item, write=o),
+            req.write,
         )
 
     async def IngestBatch(self, req: dash_pb2.IngestBatchRequest) -> dash_pb2.WriteResponse:
@@ -179,6 +192,7 @@ class Router:
                     commit_id=f"{req.commit_id}@{o.shard_id}" if req.commit_id else "",
                     write=o,
                 ),
+                req.write,
             )
 
         answers = await asyncio.gather(*(part(s, ix) for s, ix in groups.items()), return_exceptions=True)
@@ -199,6 +213,7 @@ class Router:
         out.claim_ids.extend(it.claim.claim_id for it in req.items if it.claim.claim_id in by_id)
         out.evidence_count = sum(a.evidence_count for a in answers)
         out.edge_count = sum(a.edge_count for a in answers)
+        out.detected = all(a.detected for a in answers)
         out.ack_met = dash_pb2.ACK_LEVEL_LEADER
         if len(answers) == 1:
             a = answers[0]
@@ -212,6 +227,7 @@ class Router:
             position,
             "IngestDocument",
             lambda o: dash_pb2.IngestDocumentRequest(tenant_id=req.tenant_id, document=req.document, write=o),
+            req.write,
         )
 
     async def _locate(self, tenant_id: str, claim_id: str) -> ShardPlacement:
@@ -235,7 +251,7 @@ class Router:
         for ev in req.evidence:
             shard = await self._locate(req.tenant_id, ev.claim_id)
             by_shard.setdefault(shard.start, []).append(ev)
-        out = dash_pb2.WriteResponse()
+        out = dash_pb2.WriteResponse(detected=True)
         for start, rows in by_shard.items():
             a = await self._write_to(
                 start,
@@ -243,6 +259,7 @@ class Router:
                 lambda o, rows=rows: dash_pb2.UpsertEvidenceRequest(
                     tenant_id=req.tenant_id, evidence=rows, write=o
                 ),
+                req.write,
             )
             out.claim_ids.extend(a.claim_ids)
             out.evidence_count += a.evidence_count
@@ -255,6 +272,7 @@ class Router:
             shard.start,
             "DeleteClaim",
             lambda o: dash_pb2.DeleteClaimRequest(tenant_id=req.tenant_id, claim_id=req.claim_id, write=o),
+            req.write,
         )
 
     async def GetClaim(self, req: dash_pb2.GetClaimRequest) -> dash_pb2.GetClaimResponse:

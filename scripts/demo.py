@@ -44,11 +44,13 @@ def main() -> int:
     sources = {name: (EXAMPLES / f"{name}.txt").read_text(encoding="utf-8") for name in DOCS}
     with DashClient(state.router, api_key=state.api_key, tenant=TENANT) as client:
         for name, quality in DOCS.items():
-            w = client.ingest_document(name, sources[name], source_id=name, source_quality=quality)
+            w = client.ingest_document(
+                name, sources[name], source_id=name, source_quality=quality, wait_for_detection=True
+            )
             print(f"ingested document {name}: {len(w.claim_ids)} sentence claims on shard {w.shard_id}")
         lines = (EXAMPLES / "claims.jsonl").read_text(encoding="utf-8").splitlines()
         claims = [json.loads(line) for line in lines if line.strip()]
-        w = client.ingest_batch(claims, commit_id="demo-claims")
+        w = client.ingest_batch(claims, commit_id="demo-claims", wait_for_detection=True)
         print(f"ingested {len(w.claim_ids)} structured claims (spread over the shards by subject)")
 
         def show(title: str, query: str, **kw) -> None:

@@ -240,7 +240,8 @@ def ingest_waves(
     for w in tqdm(range(waves), desc="waves", file=sys.stderr, disable=not progress):
         for mode in modes:
             batch = [claim_for(mode, s, w) for s in subjects if w < len(s.values)]
-            client.ingest_batch(batch, tenant=mode)
+            # Waiting for detection: the wave's stamp must follow the supersessions the detector finds.
+            client.ingest_batch(batch, tenant=mode, wait_for_detection=True)
         time.sleep(gap_s)
         stamps.append(datetime.now(UTC))
         time.sleep(gap_s)

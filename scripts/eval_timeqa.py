@@ -130,6 +130,7 @@ def ingest(engine: Engine, records: list[dict], workers: int = 3) -> dict:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         status = Counter(tqdm(pool.map(one, jobs), total=len(jobs), desc="ingest", file=sys.stderr))
+    engine.settle()  # the detector's edges are part of what is measured
     seconds = time.perf_counter() - t0
     claims = timed = events = 0
     with engine.store.read() as txn:

@@ -1,33 +1,35 @@
-"""The edge builder: at ingest, compare each new claim with nearby claims of its tenant and record what
+"""The edge builder: compare each newly committed claim with nearby claims of its tenant and record what
 the judge finds (contradicts, supersedes, duplicates, supports, refines) as detector edges.
 
 "Nearby" is bounded work per claim: claims sharing its subject or an entity (newest first) — or, for a
-claim that names neither, its nearest vectors above a similarity floor — plus the other claims of the
-same write that share a name. Edges are added to the
-write before it reaches the WAL, so replay reproduces them without judging again. A degree cap keeps noisy
-data from growing the graph without bound.
+claim that names neither, its nearest vectors above a similarity floor — plus the claims written just
+before it that share a name or a neighbourhood. The detector (``detector.py``) runs it off the write's
+acknowledgement path and writes the edges it finds as a WAL record of their own, so replay reproduces
+them without judging again. A degree cap keeps noisy data from growing the graph without bound.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from dash_client._pb.dash.v1 import types_pb2
+from dash_client._pb.dash.v1 import types_pb2, wal_pb2
 from dash_node.evidence.judge import ClaimView, ContradictionJudge, Judgement
 from dash_node.store import names_of
 from dash_node.validation import ts_key
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
     import lmdb
 
-    from dash_node.index.vector import VectorStore
     from dash_node.store import Store
+
+# (tenant, packed float32 vectors, k) -> per vector, its (docno, similarity) hits; a vector of another
+# dimension than the tenant's gets none. The engine searches its index; a worker process asks the engine.
+Searcher = Callable[[str, list[bytes], int], list[list[tuple[int, float]]]]
+
+_CITED = 4  # evidence ids an edge cites per side
 
 _RELATIONS = {
     "contradicts": types_pb2.RELATION_CONTRADICTS,
@@ -51,6 +53,14 @@ class EdgeBuilderConfig:
     max_degree: int = 32  # detector edges per claim, both directions
     min_strength: float = 0.5  # weaker judgements make no edge
     min_word_overlap: float = 0.3  # Jaccard of word sets below which text claims are not judged
+    # The detector (background): claims judged per round, the backlog past which new writes wait, and
+    # how long a write waits (for room in the backlog, or for its edges when it asks to).
+    round_claims: int = 2_000
+    max_backlog_claims: int = 20_000
+    wait_timeout_s: float = 30.0
+    # Judge in a worker process (off the node's GIL); off: in a thread of the node (e.g. for a judge that
+    # cannot be pickled).
+    worker_process: bool = True
 
 
 def view(claim: types_pb2.Claim, observed_at: int | None = None) -> ClaimView:
@@ -69,14 +79,8 @@ def view(claim: types_pb2.Claim, observed_at: int | None = None) -> ClaimView:
     )
 
 
-def _observed(item: types_pb2.ClaimInput | None, evidence: list[types_pb2.Evidence]) -> int | None:
-    rows = list(item.evidence) if item is not None else evidence
-    stamps = [ts_key(ev.observed_at) for ev in rows if ev.HasField("observed_at")]
-    return max(stamps) if stamps else None
-
-
 class EdgeBuilder:
-    """Finds detector edges for the claims of one write."""
+    """Finds detector edges for claims that were just committed."""
 
     def __init__(self, judge: ContradictionJudge, config: EdgeBuilderConfig = EdgeBuilderConfig()) -> None:
         self.judge = judge
@@ -86,65 +90,117 @@ class EdgeBuilder:
         self,
         store: Store,
         txn: lmdb.Transaction,
-        vectors: VectorStore,
-        index_lock: AbstractContextManager,
+        search: Searcher,
         tenant: str,
-        items: list[types_pb2.ClaimInput],
+        claims: list[types_pb2.Claim],
+        later: frozenset[str] = frozenset(),
     ) -> list[types_pb2.Edge]:
-        """Detector edges between the new claims and their neighbours (and among themselves)."""
-        if not self.config.enabled or not items:
+        """Detector edges between ``claims`` (stored, in write order) and their stored neighbours, and
+        among themselves. Claims in ``later`` were written after these and are judged in their own turn,
+        so they are not neighbours here: every pair is judged once, newer claim against older."""
+        if not self.config.enabled or not claims:
             return []
-        new_ids = {it.claim.claim_id for it in items}
-        names = [names_of(it.claim) for it in items]
+        position = {c.claim_id: i for i, c in enumerate(claims)}
+        names = [names_of(c) for c in claims]
         # A claim that names its subject or entities meets its neighbours through them; vectors find
         # neighbours for the claims that name nothing (most document sentences).
         unnamed = [i for i, n in enumerate(names) if not n]
-        nearest: list[set[int]] = [set() for _ in items]
+        nearest: list[set[str]] = [set() for _ in claims]
         if unnamed:
-            with index_lock:
-                found = self._nearest(vectors, tenant, [items[i] for i in unnamed])
-            for i, near in zip(unnamed, found, strict=True):
-                nearest[i] = near
+            found = self._nearest(search, tenant, [claims[i] for i in unnamed])
+            for i, docnos in zip(unnamed, found, strict=True):
+                nearest[i] = {o[1] for d in docnos if (o := store.claim_of_docno(txn, d)) and o[0] == tenant}
+        skip = position.keys() | later
+        observed: dict[str, int | None] = {}
         by_name: dict[str, list[int]] = {}
         degree: dict[str, int] = {}
         words: dict[str, frozenset[str]] = {}
-        name_cache: dict[str, set[str]] = {}
+        name_cache: dict[str, set[str]] = {c.claim_id: n for c, n in zip(claims, names, strict=True)}
         edges: list[types_pb2.Edge] = []
         seen_pairs: set[tuple[str, str]] = set()
-        for i, item in enumerate(items):
-            new = view(item.claim, _observed(item, []))
-            candidates = self._candidates(store, txn, tenant, item.claim, nearest[i], new_ids)
-            # Earlier claims of this same write that share a name are neighbours too (newest first).
-            earlier = sorted({j for name in names[i] for j in by_name.get(name, ())}, reverse=True)
-            for j in earlier[: self.config.per_key_candidates]:
-                candidates.insert(0, (items[j].claim, _observed(items[j], [])))
+        for i, claim in enumerate(claims):
+            # Earlier claims of this turn that share a name or a vector neighbourhood (newest first)
+            # come before the stored ones.
+            earlier = {j for name in names[i] for j in by_name.get(name, ())}
+            earlier |= {j for cid in nearest[i] if (j := position.get(cid, i)) < i}
+            candidates = [claims[j] for j in sorted(earlier, reverse=True)[: self.config.per_key_candidates]]
+            candidates += self._stored(store, txn, tenant, names[i], nearest[i], skip)
             for name in names[i]:
                 by_name.setdefault(name, []).append(i)
+            new: ClaimView | None = None
             judged = 0
-            for old_claim, old_observed in candidates:
-                pair = (min(new.claim_id, old_claim.claim_id), max(new.claim_id, old_claim.claim_id))
-                if old_claim.claim_id == new.claim_id or pair in seen_pairs:
+            for old in candidates:
+                pair = (min(claim.claim_id, old.claim_id), max(claim.claim_id, old.claim_id))
+                if old.claim_id == claim.claim_id or pair in seen_pairs:
                     continue
                 seen_pairs.add(pair)
-                if not self._worth_judging(item.claim, old_claim, words, name_cache):
+                if not self._worth_judging(claim, old, words, name_cache):
                     continue
                 judged += 1
                 if judged > self.config.max_candidates:
                     break
-                if old_observed is None and new.observed_at is not None:  # only then can it order them
-                    old_observed = _observed(None, store.evidence_of(txn, tenant, old_claim.claim_id))
-                verdict = self.judge.judge(new, view(old_claim, old_observed))
-                edge = self._edge(verdict, new.claim_id, old_claim.claim_id)
+                if new is None:
+                    new = view(claim, self._observed(store, txn, tenant, claim.claim_id, observed))
+                # The old claim's observation time is only read when it can order the pair.
+                old_observed = (
+                    self._observed(store, txn, tenant, old.claim_id, observed) if new.observed_at else None
+                )
+                verdict = self.judge.judge(new, view(old, old_observed))
+                edge = self._edge(verdict, claim.claim_id, old.claim_id)
                 if edge is None:
                     continue
-                if self._degree(store, txn, tenant, old_claim.claim_id, degree) >= self.config.max_degree:
+                if self._degree(store, txn, tenant, old.claim_id, degree) >= self.config.max_degree:
                     continue
-                if degree.get(new.claim_id, 0) >= self.config.max_degree:
+                if degree.get(claim.claim_id, 0) >= self.config.max_degree:
                     break
-                degree[new.claim_id] = degree.get(new.claim_id, 0) + 1
-                degree[old_claim.claim_id] = degree[old_claim.claim_id] + 1
+                degree[claim.claim_id] = degree.get(claim.claim_id, 0) + 1
+                degree[old.claim_id] = degree[old.claim_id] + 1
+                self._cite(store, txn, tenant, edge)
                 edges.append(edge)
         return edges
+
+    def plan_round(self, store: Store, search: Searcher) -> list[wal_pb2.WalBatch]:
+        """The edges for the oldest pending detection tasks (up to ``round_claims`` claims), one batch per
+        tenant naming the tasks it completes. Reads only: the caller writes the batches."""
+        per_tenant: dict[str, tuple[list[int], list[types_pb2.Claim]]] = {}
+        with store.read() as txn:
+            tasks = list(store.detections(txn))
+            taken, claims = 0, 0
+            for lsn, task in tasks:
+                if claims and claims + len(task.claim_ids) > self.config.round_claims:
+                    break
+                lsns, rows = per_tenant.setdefault(task.tenant_id, ([], []))
+                lsns.append(lsn)
+                found = (store.get_claim(txn, task.tenant_id, cid) for cid in task.claim_ids)
+                rows.extend(c for c in found if c is not None)
+                taken += 1
+                claims += len(task.claim_ids)
+            later = frozenset(cid for _, task in tasks[taken:] for cid in task.claim_ids)
+            batches = []
+            for tenant, (lsns, rows) in per_tenant.items():
+                edges = self.edges_for(store, txn, search, tenant, _last_versions(rows), later)
+                batch = wal_pb2.WalBatch(tenant_id=tenant, detected_edges=edges, detected_for=lsns)
+                batch.recorded_at.GetCurrentTime()  # when the store learned these relations
+                batches.append(batch)
+        return batches
+
+    @staticmethod
+    def _observed(store: Store, txn, tenant: str, claim_id: str, cache: dict[str, int | None]) -> int | None:
+        """The newest observation time among a claim's evidence (None: none is dated)."""
+        if claim_id not in cache:
+            stamps = [
+                ts_key(e.observed_at)
+                for e in store.evidence_of(txn, tenant, claim_id)
+                if e.HasField("observed_at")
+            ]
+            cache[claim_id] = max(stamps) if stamps else None
+        return cache[claim_id]
+
+    @staticmethod
+    def _cite(store: Store, txn, tenant: str, edge: types_pb2.Edge) -> None:
+        """An edge cites the evidence of both its claims (the first few rows of each)."""
+        edge.from_evidence_ids.extend(store.evidence_ids(txn, tenant, edge.from_claim_id)[:_CITED])
+        edge.to_evidence_ids.extend(store.evidence_ids(txn, tenant, edge.to_claim_id)[:_CITED])
 
     def _worth_judging(
         self,
@@ -180,49 +236,33 @@ class EdgeBuilder:
             origin=types_pb2.EDGE_ORIGIN_DETECTOR,
         )
 
-    def _nearest(
-        self, vectors: VectorStore, tenant: str, items: list[types_pb2.ClaimInput]
-    ) -> list[set[int]]:
-        """Per item, the docnos of its nearest stored vectors above the similarity floor (one batched
-        search for the whole write)."""
-        out: list[set[int]] = [set() for _ in items]
-        tv = vectors.tenant(tenant)
-        if tv is None or not len(tv) or not self.config.vector_candidates:
-            return out
-        rows = [i for i, it in enumerate(items) if len(it.claim.embedding) == 4 * tv.dim]
-        if not rows:
-            return out
-        matrix = np.stack([np.frombuffer(items[i].claim.embedding, dtype="<f4") for i in rows])
-        for i, (keys, sims) in zip(rows, tv.search_many(matrix, self.config.vector_candidates), strict=True):
-            out[i] = {
-                int(k)
-                for k, s in zip(keys.tolist(), sims.tolist(), strict=True)
-                if s >= self.config.min_similarity
-            }
-        return out
+    def _nearest(self, search: Searcher, tenant: str, claims: list[types_pb2.Claim]) -> list[set[int]]:
+        """Per claim, the docnos of its nearest stored vectors above the similarity floor (one batched
+        search for all of them)."""
+        if not self.config.vector_candidates:
+            return [set() for _ in claims]
+        # The claims are indexed already: ask for one more to make room for each one's own vector.
+        hits = search(tenant, [c.embedding for c in claims], self.config.vector_candidates + 1)
+        return [{d for d, sim in row if sim >= self.config.min_similarity} for row in hits]
 
-    def _candidates(
-        self, store: Store, txn, tenant: str, claim: types_pb2.Claim, near: set, new_ids: set[str]
-    ) -> list[tuple[types_pb2.Claim, int | None]]:
-        """Stored neighbours, with their observation time left None: it is only read when it can matter
-        (see ``edges_for``)."""
+    def _stored(
+        self, store: Store, txn, tenant: str, names: set[str], near: set[str], skip
+    ) -> list[types_pb2.Claim]:
+        """Stored neighbours: the newest claims under each of its names (passing over this round's and
+        later ones, so a burst does not hide the rest), then its vector neighbours."""
         ids: list[str] = []
-        for key in sorted(names_of(claim)):
-            ids.extend(
-                reversed(store.claims_with_entity(txn, tenant, key, newest=self.config.per_key_candidates))
-            )
-        for docno in sorted(near):
-            owner = store.claim_of_docno(txn, docno)
-            if owner is not None and owner[0] == tenant:
-                ids.append(owner[1])
+        for key in sorted(names):
+            newest = store.claims_with_entity(txn, tenant, key, self.config.per_key_candidates, skip)
+            ids.extend(reversed(newest))
+        ids.extend(sorted(near))
         out, seen = [], set()
         for cid in ids:
-            if cid in seen or cid in new_ids:
+            if cid in seen or cid in skip:
                 continue
             seen.add(cid)
             old = store.get_claim(txn, tenant, cid)
             if old is not None:
-                out.append((old, None))
+                out.append(old)
         return out
 
     def _degree(self, store: Store, txn, tenant: str, claim_id: str, cache: dict[str, int]) -> int:
@@ -251,3 +291,9 @@ def _names(claim: types_pb2.Claim, cache: dict[str, set[str]]) -> set[str]:
     if found is None:
         found = cache[claim.claim_id] = names_of(claim)
     return found
+
+
+def _last_versions(claims: list[types_pb2.Claim]) -> list[types_pb2.Claim]:
+    """A claim written twice in one round is judged once, as it stands now, at its latest position."""
+    last = {c.claim_id: i for i, c in enumerate(claims)}
+    return [c for i, c in enumerate(claims) if last[c.claim_id] == i]

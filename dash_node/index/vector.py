@@ -189,6 +189,21 @@ class VectorStore:
             raise InvalidArgument("vector.dim", f"tenant uses dimension {t.dim}, got {dim}")
         return t
 
+    def search_packed(self, tenant_id: str, vectors: list[bytes], k: int) -> list[list[tuple[int, float]]]:
+        """Top-k (key, similarity) hits for packed little-endian float32 vectors, one batched search; a
+        vector of another dimension than the tenant's gets no hits (the edge builder's neighbour search)."""
+        out: list[list[tuple[int, float]]] = [[] for _ in vectors]
+        tv = self._tenants.get(tenant_id)
+        if tv is None or not len(tv):
+            return out
+        rows = [i for i, raw in enumerate(vectors) if len(raw) == 4 * tv.dim]
+        if not rows:
+            return out
+        matrix = np.stack([np.frombuffer(vectors[i], dtype="<f4") for i in rows])
+        for i, (keys, sims) in zip(rows, tv.search_many(matrix, k), strict=True):
+            out[i] = list(zip(keys.tolist(), sims.tolist(), strict=True))
+        return out
+
     def dim_of(self, tenant_id: str) -> int | None:
         t = self._tenants.get(tenant_id)
         return None if t is None else t.dim

@@ -16,6 +16,7 @@ import grpc
 
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2
 from dash_node import Engine, EngineConfig
+from dash_node.evidence.builder import EdgeBuilderConfig
 from dash_node.wal import WalConfig
 
 CLAIMS_PER_BATCH = 40
@@ -103,7 +104,8 @@ def _item(cid: str) -> types_pb2.ClaimInput:
 
 def test_recovery_replays_only_the_wal_tail(tmp_path: Path) -> None:
     data = tmp_path / "replica"
-    with Engine(data) as engine:
+    plain = EngineConfig(evidence=EdgeBuilderConfig(enabled=False))  # one WAL record per write
+    with Engine(data, plain) as engine:
         for i in range(10):
             engine.ingest_batch("acme", [_item(f"a{i}-{j}") for j in range(5)])
         assert engine.checkpoint() == 10
@@ -113,7 +115,7 @@ def test_recovery_replays_only_the_wal_tail(tmp_path: Path) -> None:
     # Put back the state as of LSN 10: the WAL after it is the tail a crash would leave unapplied.
     shutil.rmtree(data / "state")
     shutil.copytree(tmp_path / "state-at-10", data / "state")
-    with Engine(data) as engine:
+    with Engine(data, plain) as engine:
         assert engine.recovery["applied_lsn_before"] == 10
         assert engine.recovery["replayed_records"] == 6
         assert engine.recovery["index_snapshot_lsn"] == 10

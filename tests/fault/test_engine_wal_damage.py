@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 
 from dash_client._pb.dash.v1 import types_pb2
-from dash_node import Engine
+from dash_node import Engine, EngineConfig
 from dash_node.errors import NotFound, Unavailable
+from dash_node.evidence.builder import EdgeBuilderConfig
+
+# One WAL record per write, so LSNs can be counted: the edge builder, whose records come at times of its
+# own choosing, is off.
+PLAIN = EngineConfig(evidence=EdgeBuilderConfig(enabled=False))
 
 
 def item(cid: str) -> types_pb2.ClaimInput:
@@ -30,7 +35,7 @@ def segments(data: Path) -> list[Path]:
 
 def test_torn_tail_is_cut_and_reported(tmp_path: Path) -> None:
     data = tmp_path / "replica"
-    with Engine(data) as engine:
+    with Engine(data, PLAIN) as engine:
         for i in range(5):
             engine.ingest("acme", item(f"c{i}"))
         engine.store.copy_to(tmp_path / "state-at-5")
@@ -41,7 +46,7 @@ def test_torn_tail_is_cut_and_reported(tmp_path: Path) -> None:
     seg.write_bytes(seg.read_bytes()[:-7])
     shutil.rmtree(data / "state")
     shutil.copytree(tmp_path / "state-at-5", data / "state")
-    with Engine(data) as engine:
+    with Engine(data, PLAIN) as engine:
         assert engine.recovery["wal_dropped_bytes"] > 0
         assert "torn frame" in engine.recovery["wal_drop_reason"]
         assert engine.recovery["wal_last_lsn"] == 5
@@ -53,7 +58,7 @@ def test_torn_tail_is_cut_and_reported(tmp_path: Path) -> None:
 
 def test_flipped_byte_under_applied_state_keeps_serving_in_a_new_generation(tmp_path: Path) -> None:
     data = tmp_path / "replica"
-    with Engine(data) as engine:
+    with Engine(data, PLAIN) as engine:
         for i in range(8):
             engine.ingest("acme", item(f"c{i}"))
         generation = engine.wal.generation
@@ -61,19 +66,19 @@ def test_flipped_byte_under_applied_state_keeps_serving_in_a_new_generation(tmp_
     raw = bytearray(seg.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # bit rot in the middle of the log
     seg.write_bytes(bytes(raw))
-    with Engine(data) as engine:
+    with Engine(data, PLAIN) as engine:
         assert engine.recovery["wal_quarantined_to"]
         assert Path(engine.recovery["wal_quarantined_to"]).exists()  # kept for inspection
         assert engine.wal.generation == generation + 1
         assert engine.stats("acme").claims == 8
         assert engine.ingest("acme", item("after")).lsn == 9
-    with Engine(data) as engine:  # and the new generation survives a restart
+    with Engine(data, PLAIN) as engine:  # and the new generation survives a restart
         assert engine.stats("acme").claims == 9
         assert engine.get_claim("acme", "after").claim.text
 
 
 def test_failed_fsync_fails_the_replica_closed(tmp_path: Path) -> None:
-    engine = Engine(tmp_path / "replica")
+    engine = Engine(tmp_path / "replica", PLAIN)
     engine.ingest("acme", item("ok"))
 
     def broken_fsync(fd: int) -> None:

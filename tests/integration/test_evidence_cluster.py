@@ -56,7 +56,8 @@ def test_detector_edges_successions_and_a_cross_shard_conflict(tmp_path) -> None
                 ],
             }
         )
-        dash.ingest(
+        # Detector edges follow the acknowledgement; this write asks to be answered once they are in.
+        written = dash.ingest(
             {
                 "claim_id": "len-b",
                 "subject": "Rhine",
@@ -71,8 +72,10 @@ def test_detector_edges_successions_and_a_cross_shard_conflict(tmp_path) -> None
                         "source_quality": 0.4,
                     }
                 ],
-            }
+            },
+            wait_for_detection=True,
         )
+        assert written.detected
         top = {r.claim_id: r for r in dash.retrieve("How long is the Rhine?", top_k=5).results}
         conflict = top["len-b"].contradicting[0]
         assert conflict.claim_id == "len-a" and conflict.origin == "detector"
@@ -80,6 +83,10 @@ def test_detector_edges_successions_and_a_cross_shard_conflict(tmp_path) -> None
         # The edge's two sides are both cited: the result's own evidence and the other claim's.
         assert [c.quote for c in top["len-b"].citations] == ["1,320 km"]
         assert [c.quote for c in conflict.citations] == ["1,230 km"]
+        # ... and the stored edge names the evidence of each side.
+        [edge] = [e for e in dash.get_claim("len-b").edges_out if e.origin == "detector"]
+        assert edge.to_claim_id == "len-a"
+        assert (edge.from_evidence_ids, edge.to_evidence_ids) == (["ev-b"], ["ev-a"])
 
         # A changed fact is a succession, not a contradiction: history, queryable as of its time.
         for i, (who, year) in enumerate((("Ingrid Solberg", 2015), ("Tomas Berg", 2022))):
@@ -91,7 +98,8 @@ def test_detector_edges_successions_and_a_cross_shard_conflict(tmp_path) -> None
                     "object": who,
                     "text": f"{who} is the harbour master of the Port of Lindholm.",
                     "valid_from": f"{year}-01-01T00:00:00Z",
-                }
+                },
+                wait_for_detection=True,
             )
         now = dash.retrieve("harbour master Lindholm", top_k=5)
         assert [r.claim_id for r in now.results if r.claim_id.startswith("master")] == ["master-1"]

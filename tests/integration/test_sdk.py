@@ -163,7 +163,7 @@ def test_ingest_document_citations_are_exact_and_reingest_is_idempotent(dash: Da
 
 
 def test_retrieve_as_of_modes_labels_and_explain(dash: DashClient) -> None:
-    dash.ingest_batch([MASTER_OLD, MASTER_NEW, rhine_length(), RHINE_SHORT])
+    dash.ingest_batch([MASTER_OLD, MASTER_NEW, rhine_length(), RHINE_SHORT], wait_for_detection=True)
     q = "Who is the harbour master of Rotterdam?"
 
     def ids(res: RetrieveResult) -> list[str]:

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import metrics
 from dash_node.engine import Engine, EngineConfig
+from dash_node.evidence.builder import EdgeBuilderConfig
 
 
 def test_parse_listen() -> None:
@@ -71,7 +72,8 @@ def test_engine_records_wal_and_visibility_metrics(tmp_path: Path) -> None:
         "dash_node_ingest_visible_seconds_count",
     )
     before = {n: value(n) for n in names}
-    with Engine(tmp_path / "e", EngineConfig()) as engine:
+    # The edge builder off: its own WAL records would add groups at times of its choosing.
+    with Engine(tmp_path / "e", EngineConfig(evidence=EdgeBuilderConfig(enabled=False))) as engine:
         items = [
             types_pb2.ClaimInput(claim=types_pb2.Claim(claim_id=f"c{i}", text=f"fact {i}")) for i in range(3)
         ]

@@ -32,14 +32,16 @@ STANCE_MODE_SUPPORT_ONLY: StanceMode
 STANCE_MODE_CONTRADICTIONS_FIRST: StanceMode
 
 class WriteOptions(_message.Message):
-    __slots__ = ("epoch", "shard_id", "ack")
+    __slots__ = ("epoch", "shard_id", "ack", "wait_for_detection")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_DETECTION_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     shard_id: str
     ack: AckLevel
-    def __init__(self, epoch: _Optional[int] = ..., shard_id: _Optional[str] = ..., ack: _Optional[_Union[AckLevel, str]] = ...) -> None: ...
+    wait_for_detection: bool
+    def __init__(self, epoch: _Optional[int] = ..., shard_id: _Optional[str] = ..., ack: _Optional[_Union[AckLevel, str]] = ..., wait_for_detection: _Optional[bool] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
     __slots__ = ("tenant_id", "item", "write")
@@ -94,7 +96,7 @@ class DeleteClaimRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., write: _Optional[_Union[WriteOptions, _Mapping]] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
-    __slots__ = ("claim_ids", "lsn", "generation", "shard_id", "epoch", "replayed", "commit_id", "ack_met", "evidence_count", "edge_count")
+    __slots__ = ("claim_ids", "lsn", "generation", "shard_id", "epoch", "replayed", "commit_id", "ack_met", "evidence_count", "edge_count", "detected")
     CLAIM_IDS_FIELD_NUMBER: _ClassVar[int]
     LSN_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +107,7 @@ class WriteResponse(_message.Message):
     ACK_MET_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
     EDGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_FIELD_NUMBER: _ClassVar[int]
     claim_ids: _containers.RepeatedScalarFieldContainer[str]
     lsn: int
     generation: int
@@ -115,7 +118,8 @@ class WriteResponse(_message.Message):
     ack_met: AckLevel
     evidence_count: int
     edge_count: int
-    def __init__(self, claim_ids: _Optional[_Iterable[str]] = ..., lsn: _Optional[int] = ..., generation: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., replayed: _Optional[bool] = ..., commit_id: _Optional[str] = ..., ack_met: _Optional[_Union[AckLevel, str]] = ..., evidence_count: _Optional[int] = ..., edge_count: _Optional[int] = ...) -> None: ...
+    detected: bool
+    def __init__(self, claim_ids: _Optional[_Iterable[str]] = ..., lsn: _Optional[int] = ..., generation: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., replayed: _Optional[bool] = ..., commit_id: _Optional[str] = ..., ack_met: _Optional[_Union[AckLevel, str]] = ..., evidence_count: _Optional[int] = ..., edge_count: _Optional[int] = ..., detected: _Optional[bool] = ...) -> None: ...
 
 class GraphOptions(_message.Message):
     __slots__ = ("depth", "max_degree")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dash_client._pb.dash.v1 import dash_pb2 as dash_dot_v1_dot_dash__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x64\x61sh/v1/node.proto\x12\x07\x64\x61sh.v1\x1a\x12\x64\x61sh/v1/dash.proto\"3\n\x0cStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\"\xad\x01\n\rStatsResponse\x12\x13\n\x0b\x61pplied_lsn\x18\x01 \x01(\x04\x12\x12\n\ngeneration\x18\x02 \x01(\x04\x12\x0e\n\x06\x63laims\x18\x03 \x01(\x04\x12\x10\n\x08\x65vidence\x18\x04 \x01(\x04\x12\r\n\x05\x65\x64ges\x18\x05 \x01(\x04\x12\x11\n\twal_bytes\x18\x06 \x01(\x04\x12\x10\n\x08shard_id\x18\x07 \x01(\t\x12\r\n\x05\x65poch\x18\x08 \x01(\x04\x12\x0e\n\x06leader\x18\t \x01(\x08\x32\x96\x04\n\x04Node\x12\x38\n\x06Ingest\x12\x16.dash.v1.IngestRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0bIngestBatch\x12\x1b.dash.v1.IngestBatchRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eIngestDocument\x12\x1e.dash.v1.IngestDocumentRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eUpsertEvidence\x12\x1e.dash.v1.UpsertEvidenceRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0b\x44\x65leteClaim\x12\x1b.dash.v1.DeleteClaimRequest\x1a\x16.dash.v1.WriteResponse\x12?\n\x08Retrieve\x12\x18.dash.v1.RetrieveRequest\x1a\x19.dash.v1.RetrieveResponse\x12?\n\x08GetClaim\x12\x18.dash.v1.GetClaimRequest\x1a\x19.dash.v1.GetClaimResponse\x12\x36\n\x05Stats\x12\x15.dash.v1.StatsRequest\x1a\x16.dash.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x64\x61sh/v1/node.proto\x12\x07\x64\x61sh.v1\x1a\x12\x64\x61sh/v1/dash.proto\"3\n\x0cStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\"\xc8\x01\n\rStatsResponse\x12\x13\n\x0b\x61pplied_lsn\x18\x01 \x01(\x04\x12\x12\n\ngeneration\x18\x02 \x01(\x04\x12\x0e\n\x06\x63laims\x18\x03 \x01(\x04\x12\x10\n\x08\x65vidence\x18\x04 \x01(\x04\x12\r\n\x05\x65\x64ges\x18\x05 \x01(\x04\x12\x11\n\twal_bytes\x18\x06 \x01(\x04\x12\x10\n\x08shard_id\x18\x07 \x01(\t\x12\r\n\x05\x65poch\x18\x08 \x01(\x04\x12\x0e\n\x06leader\x18\t \x01(\x08\x12\x19\n\x11\x64\x65tection_backlog\x18\n \x01(\x04\x32\x96\x04\n\x04Node\x12\x38\n\x06Ingest\x12\x16.dash.v1.IngestRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0bIngestBatch\x12\x1b.dash.v1.IngestBatchRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eIngestDocument\x12\x1e.dash.v1.IngestDocumentRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eUpsertEvidence\x12\x1e.dash.v1.UpsertEvidenceRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0b\x44\x65leteClaim\x12\x1b.dash.v1.DeleteClaimRequest\x1a\x16.dash.v1.WriteResponse\x12?\n\x08Retrieve\x12\x18.dash.v1.RetrieveRequest\x1a\x19.dash.v1.RetrieveResponse\x12?\n\x08GetClaim\x12\x18.dash.v1.GetClaimRequest\x1a\x19.dash.v1.GetClaimResponse\x12\x36\n\x05Stats\x12\x15.dash.v1.StatsRequest\x1a\x16.dash.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATSREQUEST']._serialized_start=51
   _globals['_STATSREQUEST']._serialized_end=102
   _globals['_STATSRESPONSE']._serialized_start=105
-  _globals['_STATSRESPONSE']._serialized_end=278
-  _globals['_NODE']._serialized_start=281
-  _globals['_NODE']._serialized_end=815
+  _globals['_STATSRESPONSE']._serialized_end=305
+  _globals['_NODE']._serialized_start=308
+  _globals['_NODE']._serialized_end=842
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ class StatsRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., shard_id: _Optional[str] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("applied_lsn", "generation", "claims", "evidence", "edges", "wal_bytes", "shard_id", "epoch", "leader")
+    __slots__ = ("applied_lsn", "generation", "claims", "evidence", "edges", "wal_bytes", "shard_id", "epoch", "leader", "detection_backlog")
     APPLIED_LSN_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     CLAIMS_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class StatsResponse(_message.Message):
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_BACKLOG_FIELD_NUMBER: _ClassVar[int]
     applied_lsn: int
     generation: int
     claims: int
@@ -33,4 +34,5 @@ class StatsResponse(_message.Message):
     shard_id: str
     epoch: int
     leader: bool
-    def __init__(self, applied_lsn: _Optional[int] = ..., generation: _Optional[int] = ..., claims: _Optional[int] = ..., evidence: _Optional[int] = ..., edges: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leader: _Optional[bool] = ...) -> None: ...
+    detection_backlog: int
+    def __init__(self, applied_lsn: _Optional[int] = ..., generation: _Optional[int] = ..., claims: _Optional[int] = ..., evidence: _Optional[int] = ..., edges: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leader: _Optional[bool] = ..., detection_backlog: _Optional[int] = ...) -> None: ...

@@ -135,20 +135,24 @@ class Evidence(_message.Message):
     def __init__(self, evidence_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., source_id: _Optional[str] = ..., doc_id: _Optional[str] = ..., chunk_id: _Optional[str] = ..., span_start: _Optional[int] = ..., span_end: _Optional[int] = ..., quote: _Optional[str] = ..., stance: _Optional[_Union[Stance, str]] = ..., source_quality: _Optional[float] = ..., extractor: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Edge(_message.Message):
-    __slots__ = ("from_claim_id", "to_claim_id", "relation", "strength", "reason_codes", "origin")
+    __slots__ = ("from_claim_id", "to_claim_id", "relation", "strength", "reason_codes", "origin", "from_evidence_ids", "to_evidence_ids")
     FROM_CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
     TO_CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
     RELATION_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     REASON_CODES_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FROM_EVIDENCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    TO_EVIDENCE_IDS_FIELD_NUMBER: _ClassVar[int]
     from_claim_id: str
     to_claim_id: str
     relation: Relation
     strength: float
     reason_codes: _containers.RepeatedScalarFieldContainer[str]
     origin: EdgeOrigin
-    def __init__(self, from_claim_id: _Optional[str] = ..., to_claim_id: _Optional[str] = ..., relation: _Optional[_Union[Relation, str]] = ..., strength: _Optional[float] = ..., reason_codes: _Optional[_Iterable[str]] = ..., origin: _Optional[_Union[EdgeOrigin, str]] = ...) -> None: ...
+    from_evidence_ids: _containers.RepeatedScalarFieldContainer[str]
+    to_evidence_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, from_claim_id: _Optional[str] = ..., to_claim_id: _Optional[str] = ..., relation: _Optional[_Union[Relation, str]] = ..., strength: _Optional[float] = ..., reason_codes: _Optional[_Iterable[str]] = ..., origin: _Optional[_Union[EdgeOrigin, str]] = ..., from_evidence_ids: _Optional[_Iterable[str]] = ..., to_evidence_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClaimInput(_message.Message):
     __slots__ = ("claim", "evidence", "edges")

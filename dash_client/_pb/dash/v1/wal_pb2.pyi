@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WalBatch(_message.Message):
-    __slots__ = ("tenant_id", "upserts", "evidence", "deletes", "commit_id", "fingerprint", "recorded_at", "response", "detected_edges")
+    __slots__ = ("tenant_id", "upserts", "evidence", "deletes", "commit_id", "fingerprint", "recorded_at", "response", "detected_edges", "detect", "detected_for")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     UPSERTS_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,8 @@ class WalBatch(_message.Message):
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     DETECTED_EDGES_FIELD_NUMBER: _ClassVar[int]
+    DETECT_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_FOR_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     upserts: _containers.RepeatedCompositeFieldContainer[_types_pb2.ClaimInput]
     evidence: _containers.RepeatedCompositeFieldContainer[_types_pb2.Evidence]
@@ -31,4 +33,14 @@ class WalBatch(_message.Message):
     recorded_at: _timestamp_pb2.Timestamp
     response: _dash_pb2.WriteResponse
     detected_edges: _containers.RepeatedCompositeFieldContainer[_types_pb2.Edge]
-    def __init__(self, tenant_id: _Optional[str] = ..., upserts: _Optional[_Iterable[_Union[_types_pb2.ClaimInput, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[_types_pb2.Evidence, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., commit_id: _Optional[str] = ..., fingerprint: _Optional[bytes] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response: _Optional[_Union[_dash_pb2.WriteResponse, _Mapping]] = ..., detected_edges: _Optional[_Iterable[_Union[_types_pb2.Edge, _Mapping]]] = ...) -> None: ...
+    detect: bool
+    detected_for: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, tenant_id: _Optional[str] = ..., upserts: _Optional[_Iterable[_Union[_types_pb2.ClaimInput, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[_types_pb2.Evidence, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., commit_id: _Optional[str] = ..., fingerprint: _Optional[bytes] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response: _Optional[_Union[_dash_pb2.WriteResponse, _Mapping]] = ..., detected_edges: _Optional[_Iterable[_Union[_types_pb2.Edge, _Mapping]]] = ..., detect: _Optional[bool] = ..., detected_for: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DetectionTask(_message.Message):
+    __slots__ = ("tenant_id", "claim_ids")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_IDS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    claim_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., claim_ids: _Optional[_Iterable[str]] = ...) -> None: ...
