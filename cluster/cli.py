@@ -12,6 +12,7 @@ import grpc
 from cluster.local import ClusterSpec, LocalCluster
 from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
 from dash_node.etcd_placement import PlacementStore
+from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 
 def status(cluster: LocalCluster, timeout: float = 3.0) -> dict:
@@ -32,8 +33,6 @@ def status(cluster: LocalCluster, timeout: float = 3.0) -> dict:
         for node_id in shard.replicas:
             replicas[node_id] = _replica_stats(nodes.get(node_id, {}), shard.shard_id, token, timeout)
             replicas[node_id]["role"] = "leader" if node_id == shard.leader else "follower"
-            # Followers get no writes until replication lands: they do not serve reads either.
-            replicas[node_id]["serving"] = node_id == shard.leader and replicas[node_id].get("up", False)
         leader_lsn = replicas.get(shard.leader, {}).get("applied_lsn", 0)
         for r in replicas.values():
             r["lag_records"] = max(leader_lsn - r.get("applied_lsn", 0), 0) if r.get("up") else None
@@ -63,7 +62,7 @@ def _replica_stats(node: dict, shard_id: str, token: str, timeout: float) -> dic
             s = node_pb2_grpc.NodeStub(channel).Stats(
                 node_pb2.StatsRequest(shard_id=shard_id),
                 timeout=timeout,
-                metadata=[("x-dash-cluster-token", token)],
+                metadata=[(CLUSTER_TOKEN_HEADER, token)],
             )
         except grpc.RpcError as exc:
             return {"up": False, "error": f"{exc.code().name}: {exc.details()}"}
@@ -73,6 +72,8 @@ def _replica_stats(node: dict, shard_id: str, token: str, timeout: float) -> dic
         "applied_lsn": s.applied_lsn,
         "generation": s.generation,
         "epoch": s.epoch,
+        "staleness_seconds": round(s.staleness_seconds, 3),
+        "detection_backlog": s.detection_backlog,
     }
 
 
@@ -96,10 +97,9 @@ def render(st: dict) -> str:
             if not r.get("up"):
                 lines.append(f"       {node_id:<6} {r['role']:<8} DOWN")
                 continue
-            serving = "serving" if r["serving"] else "not serving (no replication yet)"
             lines.append(
                 f"       {node_id:<6} {r['role']:<8} claims {r['claims']:<8} lsn {r['applied_lsn']:<8} "
-                f"lag {r['lag_records']:<6} {serving}"
+                f"lag {r['lag_records']:<6} records, {r['staleness_seconds']:.2f} s"
             )
     return "\n".join(lines)
 

@@ -111,6 +111,39 @@ def content_commit_id(items: Sequence[types_pb2.ClaimInput], prefix: str = "batc
     return f"{prefix}-{digest.hexdigest()[:32]}"
 
 
+ACK_LEVELS = {
+    "": dash_pb2.ACK_LEVEL_UNSPECIFIED,
+    "leader": dash_pb2.ACK_LEVEL_LEADER,
+    "replicated": dash_pb2.ACK_LEVEL_REPLICATED,
+}
+READ_PREFERENCES = {
+    "": dash_pb2.READ_PREFERENCE_UNSPECIFIED,
+    "leader": dash_pb2.READ_PREFERENCE_LEADER,
+    "follower": dash_pb2.READ_PREFERENCE_FOLLOWER,
+    "any": dash_pb2.READ_PREFERENCE_ANY,
+}
+
+
+def write_options(ack: str, wait_for_detection: bool) -> dash_pb2.WriteOptions:
+    if ack not in ACK_LEVELS:
+        raise InvalidArgument(f"ack: one of {sorted(k for k in ACK_LEVELS if k)}")
+    return dash_pb2.WriteOptions(ack=ACK_LEVELS[ack], wait_for_detection=wait_for_detection)
+
+
+def read_options(
+    after: Sequence[WriteResult], preference: str, max_staleness_ms: int
+) -> dash_pb2.ReadOptions:
+    """Read options; ``after`` holds earlier writes' results (their positions are the token)."""
+    if preference not in READ_PREFERENCES:
+        raise InvalidArgument(f"read_preference: one of {sorted(k for k in READ_PREFERENCES if k)}")
+    if max_staleness_ms < 0:
+        raise InvalidArgument("max_staleness_ms: must be >= 0")
+    read = dash_pb2.ReadOptions(preference=READ_PREFERENCES[preference], max_staleness_ms=max_staleness_ms)
+    for w in after:
+        read.after.extend(dash_pb2.ReplicaPosition(shard_id=k, lsn=v) for k, v in w.positions.items())
+    return read
+
+
 def _args(scope: dict[str, Any]) -> dict[str, Any]:
     """A public method's arguments (its ``locals()`` on entry) minus ``self``, as keywords for its planner."""
     return {k: v for k, v in scope.items() if k != "self"}
@@ -181,23 +214,27 @@ class _Base:
 
     # ---- planning: one per RPC ---------------------------------------------------------------------
 
-    def _plan_ingest(self, claim: ClaimInputLike, tenant: str | None, wait_for_detection: bool) -> _Call:
+    def _plan_ingest(self, claim: ClaimInputLike, tenant: str | None, write: dash_pb2.WriteOptions) -> _Call:
         req = dash_pb2.IngestRequest(
             tenant_id=self._tenant(tenant),
             item=claim_input(claim, "item"),
-            write=dash_pb2.WriteOptions(wait_for_detection=wait_for_detection),
+            write=write,
         )
         return _Call("Ingest", req, _ONCE, WriteResult.from_pb)
 
     def _plan_ingest_batch(
-        self, claims: Sequence[ClaimInputLike], commit_id: str, tenant: str | None, wait_for_detection: bool
+        self,
+        claims: Sequence[ClaimInputLike],
+        commit_id: str,
+        tenant: str | None,
+        write: dash_pb2.WriteOptions,
     ) -> _Call:
         items = [claim_input(c, f"items[{i}]") for i, c in enumerate(claims)]
         req = dash_pb2.IngestBatchRequest(
             tenant_id=self._tenant(tenant),
             items=items,
             commit_id=commit_id or content_commit_id(items),
-            write=dash_pb2.WriteOptions(wait_for_detection=wait_for_detection),
+            write=write,
         )
         return _Call("IngestBatch", req, _IDEMPOTENT, WriteResult.from_pb)
 
@@ -213,6 +250,7 @@ class _Base:
         observed_at: TimeLike | None,
         tenant: str | None,
         wait_for_detection: bool,
+        ack: str,
     ) -> _Call:
         doc = types_pb2.Document(
             doc_id=doc_id, source_id=source_id or doc_id, text=text, title=title, labels=dict(labels or {})
@@ -222,9 +260,7 @@ class _Base:
         if observed_at is not None:
             doc.observed_at.CopyFrom(to_timestamp("document.observed_at", observed_at))
         req = dash_pb2.IngestDocumentRequest(
-            tenant_id=self._tenant(tenant),
-            document=doc,
-            write=dash_pb2.WriteOptions(wait_for_detection=wait_for_detection),
+            tenant_id=self._tenant(tenant), document=doc, write=write_options(ack, wait_for_detection)
         )
         return _Call("IngestDocument", req, _IDEMPOTENT, WriteResult.from_pb)
 
@@ -253,6 +289,9 @@ class _Base:
         include_history: bool,
         graph_depth: int,
         tenant: str | None,
+        after: Sequence[WriteResult],
+        read_preference: str,
+        max_staleness_ms: int,
     ) -> _Call:
         if mode not in MODES:
             raise InvalidArgument(f"mode: one of {sorted(MODES)}")
@@ -265,6 +304,7 @@ class _Base:
             entity_filter=[entities] if isinstance(entities, str) else list(entities),
             explain=explain,
             include_history=include_history,
+            read=read_options(after, read_preference, max_staleness_ms),
         )
         if graph_depth:
             req.graph.depth = graph_depth
@@ -283,8 +323,19 @@ class _Base:
                 req.valid_window.end.CopyFrom(to_timestamp("valid_window.end", end))
         return _Call("Retrieve", req, _READ, RetrieveResult.from_pb)
 
-    def _plan_get_claim(self, claim_id: str, tenant: str | None) -> _Call:
-        req = dash_pb2.GetClaimRequest(tenant_id=self._tenant(tenant), claim_id=claim_id)
+    def _plan_get_claim(
+        self,
+        claim_id: str,
+        tenant: str | None,
+        after: Sequence[WriteResult],
+        read_preference: str,
+        max_staleness_ms: int,
+    ) -> _Call:
+        req = dash_pb2.GetClaimRequest(
+            tenant_id=self._tenant(tenant),
+            claim_id=claim_id,
+            read=read_options(after, read_preference, max_staleness_ms),
+        )
         return _Call("GetClaim", req, _READ, ClaimRecord.from_pb)
 
 
@@ -316,15 +367,22 @@ class DashClient(_Base):
             return call.convert(answer)
 
     def ingest(
-        self, claim: ClaimInputLike, *, tenant: str | None = None, wait_for_detection: bool = False
+        self,
+        claim: ClaimInputLike,
+        *,
+        tenant: str | None = None,
+        wait_for_detection: bool = False,
+        ack: str = "",
     ) -> WriteResult:
         """Upsert one claim with its evidence and edges. Never retried (see the module docstring).
 
         The answer comes once the claim is durable and visible; the edges the detector finds for it
         (contradicts, supersedes, ...) follow within a short lag. ``wait_for_detection=True`` answers
-        only once they are in place (``WriteResult.detected`` says which happened; the same holds for
-        ``ingest_batch`` and ``ingest_document``)."""
-        return self._invoke(self._plan_ingest(claim, tenant, wait_for_detection))
+        only once they are in place (``WriteResult.detected`` says which happened). ``ack="replicated"``
+        answers once a quorum of the shard's replicas hold the write durably (``"leader"``: the leader
+        alone; default: the cluster's); ``WriteResult.ack`` says which level was met. Both hold for
+        ``ingest_batch`` and ``ingest_document`` too."""
+        return self._invoke(self._plan_ingest(claim, tenant, write_options(ack, wait_for_detection)))
 
     def ingest_batch(
         self,
@@ -333,12 +391,15 @@ class DashClient(_Base):
         commit_id: str = "",
         tenant: str | None = None,
         wait_for_detection: bool = False,
+        ack: str = "",
     ) -> WriteResult:
         """Upsert many claims atomically. Without ``commit_id`` the batch gets ``content_commit_id(items)``,
         so sending the same claims again replays the first answer (``replayed=True``) and writes nothing;
         pass a fresh ``commit_id`` to write identical content again (e.g. after a delete). Same id with
         other content raises ``AlreadyExists``. Retried on ``UNAVAILABLE``."""
-        return self._invoke(self._plan_ingest_batch(claims, commit_id, tenant, wait_for_detection))
+        return self._invoke(
+            self._plan_ingest_batch(claims, commit_id, tenant, write_options(ack, wait_for_detection))
+        )
 
     def ingest_document(
         self,
@@ -352,6 +413,7 @@ class DashClient(_Base):
         observed_at: TimeLike | None = None,
         tenant: str | None = None,
         wait_for_detection: bool = False,
+        ack: str = "",
     ) -> WriteResult:
         """Split ``text`` into sentence claims whose citations are exact spans of it. ``source_id``
         defaults to ``doc_id``. Claim ids derive from the document, so it is retried on ``UNAVAILABLE``."""
@@ -383,6 +445,9 @@ class DashClient(_Base):
         include_history: bool = False,
         graph_depth: int = 0,
         tenant: str | None = None,
+        after: Sequence[WriteResult] = (),
+        read_preference: str = "",
+        max_staleness_ms: int = 0,
     ) -> RetrieveResult:
         """Ranked claims with citations. ``mode`` is one of ``MODES``; ``as_of`` keeps claims valid at that
         instant, ``as_known_at`` answers from what the store knew then, ``valid_window=(start, end)`` keeps
@@ -390,12 +455,23 @@ class DashClient(_Base):
         mention one of ``entities``. ``explain`` adds per-stage traces. By default only what holds now (or at
         ``as_of``) and is not superseded is returned; ``include_history`` returns the whole history.
         ``graph_depth`` adds claims linked to the results by contradiction/support/supersession edges
-        (flagged ``from_expansion``)."""
+        (flagged ``from_expansion``). Replicas: ``after=[write_result, ...]`` reads your writes (only
+        replicas holding them answer); ``read_preference`` is ``"leader"``, ``"follower"`` or ``"any"``
+        (default: the cluster's) and ``max_staleness_ms`` bounds how stale a follower may be; a replica
+        that cannot serve is passed over for the next (the same holds for ``get_claim``)."""
         return self._invoke(self._plan_retrieve(**_args(locals())))
 
-    def get_claim(self, claim_id: str, *, tenant: str | None = None) -> ClaimRecord:
+    def get_claim(
+        self,
+        claim_id: str,
+        *,
+        tenant: str | None = None,
+        after: Sequence[WriteResult] = (),
+        read_preference: str = "",
+        max_staleness_ms: int = 0,
+    ) -> ClaimRecord:
         """One claim with all its evidence and edges; ``NotFound`` when it does not exist."""
-        return self._invoke(self._plan_get_claim(claim_id, tenant))
+        return self._invoke(self._plan_get_claim(claim_id, tenant, after, read_preference, max_staleness_ms))
 
     def close(self) -> None:
         """Close the channel; the client cannot be used afterwards."""
@@ -434,10 +510,15 @@ class AsyncDashClient(_Base):
             return call.convert(answer)
 
     async def ingest(
-        self, claim: ClaimInputLike, *, tenant: str | None = None, wait_for_detection: bool = False
+        self,
+        claim: ClaimInputLike,
+        *,
+        tenant: str | None = None,
+        wait_for_detection: bool = False,
+        ack: str = "",
     ) -> WriteResult:
         """See ``DashClient.ingest``."""
-        return await self._invoke(self._plan_ingest(claim, tenant, wait_for_detection))
+        return await self._invoke(self._plan_ingest(claim, tenant, write_options(ack, wait_for_detection)))
 
     async def ingest_batch(
         self,
@@ -446,9 +527,12 @@ class AsyncDashClient(_Base):
         commit_id: str = "",
         tenant: str | None = None,
         wait_for_detection: bool = False,
+        ack: str = "",
     ) -> WriteResult:
         """See ``DashClient.ingest_batch`` (a content-derived ``commit_id`` by default)."""
-        return await self._invoke(self._plan_ingest_batch(claims, commit_id, tenant, wait_for_detection))
+        return await self._invoke(
+            self._plan_ingest_batch(claims, commit_id, tenant, write_options(ack, wait_for_detection))
+        )
 
     async def ingest_document(
         self,
@@ -462,6 +546,7 @@ class AsyncDashClient(_Base):
         observed_at: TimeLike | None = None,
         tenant: str | None = None,
         wait_for_detection: bool = False,
+        ack: str = "",
     ) -> WriteResult:
         """See ``DashClient.ingest_document``."""
         return await self._invoke(self._plan_ingest_document(**_args(locals())))
@@ -492,13 +577,26 @@ class AsyncDashClient(_Base):
         include_history: bool = False,
         graph_depth: int = 0,
         tenant: str | None = None,
+        after: Sequence[WriteResult] = (),
+        read_preference: str = "",
+        max_staleness_ms: int = 0,
     ) -> RetrieveResult:
         """See ``DashClient.retrieve``."""
         return await self._invoke(self._plan_retrieve(**_args(locals())))
 
-    async def get_claim(self, claim_id: str, *, tenant: str | None = None) -> ClaimRecord:
+    async def get_claim(
+        self,
+        claim_id: str,
+        *,
+        tenant: str | None = None,
+        after: Sequence[WriteResult] = (),
+        read_preference: str = "",
+        max_staleness_ms: int = 0,
+    ) -> ClaimRecord:
         """See ``DashClient.get_claim``."""
-        return await self._invoke(self._plan_get_claim(claim_id, tenant))
+        return await self._invoke(
+            self._plan_get_claim(claim_id, tenant, after, read_preference, max_staleness_ms)
+        )
 
     async def close(self) -> None:
         """Close the channel; the client cannot be used afterwards."""

@@ -207,6 +207,7 @@ class WriteResult:
     ``replayed`` is true when a batch with this ``commit_id`` had already been applied and this is its
     first answer replayed (nothing was written twice). ``ack`` is ``"leader"`` or ``"replicated"``.
     ``detected`` is true when the edge builder had judged the written claims at the time of the answer.
+    ``positions`` (shard id -> LSN) is the read-your-writes token: pass the result as ``after=`` to a read.
     """
 
     claim_ids: list[str]
@@ -220,11 +221,13 @@ class WriteResult:
     evidence_count: int = 0
     edge_count: int = 0
     detected: bool = False
+    positions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_pb(cls, m: dash_pb2.WriteResponse) -> WriteResult:
         """From the wire message."""
-        return _from_pb(cls, m, ack=_ACK_NAMES.get(m.ack_met, "unspecified"))
+        positions = {p.shard_id: p.lsn for p in m.positions}
+        return _from_pb(cls, m, ack=_ACK_NAMES.get(m.ack_met, "unspecified"), positions=positions)
 
 
 @dataclass(frozen=True)

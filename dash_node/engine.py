@@ -24,8 +24,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import DecodeError
 
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2, wal_pb2
 from dash_node import telemetry
@@ -36,6 +38,7 @@ from dash_node.errors import (
     AlreadyExists,
     ConfigError,
     DashError,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -52,9 +55,10 @@ from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.metrics import NODE as METRICS
 from dash_node.planner import Planner, RankingWeights, TemporalConfig
+from dash_node.replication import Feed, file_crc
 from dash_node.store import Store, StoreConfig
 from dash_node.temporal import Validity
-from dash_node.wal import Wal, WalConfig
+from dash_node.wal import Wal, WalConfig, WalRecord
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,11 @@ class EngineConfig:
     # Save the vector index and trim the WAL after this many records since the last checkpoint.
     checkpoint_every_records: int = 100_000
     shard_id: str = ""
+    # Replication: recent records kept in memory for followers; how long a `replicated` write waits for
+    # its quorum (it is answered `leader` after that); how long a silent follower still pins the WAL.
+    replication_buffer_bytes: int = 32 << 20
+    replicated_ack_timeout_s: float = 2.0
+    follower_retention_s: float = 300.0
 
     def validate(self) -> None:
         self.wal.validate()
@@ -99,6 +108,14 @@ class _Pending:
     fsync_ms: float = 0.0
 
 
+@dataclass
+class _Replicated:
+    """Records from the leader, to be applied as they are (a follower's only writes)."""
+
+    records: list[WalRecord]
+    future: Future = field(default_factory=Future)
+
+
 _STOP = object()
 
 
@@ -118,7 +135,10 @@ class Engine:
         embedder: Embedder | None = None,
         extractor: Extractor | None = None,
         judge: ContradictionJudge | None = None,
+        lead: bool = True,
     ) -> None:
+        """``lead``: the replica takes writes from clients (and runs the edge builder); a follower only
+        applies its leader's records (``apply_replicated``)."""
         self.config = config or EngineConfig()
         self.config.validate()
         self.path = Path(path)
@@ -127,10 +147,14 @@ class Engine:
         self.extractor = extractor or SentenceExtractor()
         self.edge_builder = EdgeBuilder(judge or RuleJudge(), self.config.evidence)
         self.epoch = 0
+        self.replicas = 1  # of this shard, from placement: the quorum of a `replicated` write
         self._failed: DashError | None = None
         self._closed = False
-        self.wal = Wal(self.path / "wal", self.config.wal)
         self.store = Store(self.path / "state", self.config.store)
+        with self.store.read() as txn:
+            applied = self.store.applied_lsn(txn)
+        # A fresh WAL next to existing state (an installed snapshot) starts right after it.
+        self.wal = Wal(self.path / "wal", self.config.wal, start_lsn=applied + 1)
         self.lexical, lexical_lsn = LexicalIndex.load(self.path / "lexical")
         self.vectors, vector_lsn = VectorStore.load(self.path / "vectors", self.config.vector)
         # Held by the writer while it changes the indexes and by readers while they search them.
@@ -142,11 +166,28 @@ class Engine:
         self.planner = Planner(self)
         self._queue: queue.Queue = queue.Queue()
         self._write_lock = threading.Lock()
+        with self.store.read() as txn:
+            self.feed = Feed(self.store.applied_lsn(txn), self.config.replication_buffer_bytes)
         self._writer = threading.Thread(target=self._write_loop, name="dash-writer", daemon=True)
         self._writer.start()
-        # Judges committed claims in the background; None when the edge builder is off.
+        # Judges committed claims in the background on a leader; None when the edge builder is off.
         self.detector: Detector | None = None
-        if self.edge_builder.config.enabled:
+        self.leads = False
+        self.lead(lead)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def lead(self, leads: bool) -> None:
+        """Become the shard's leader (start judging pending claims) or a follower (stop)."""
+        if leads == self.leads:
+            return
+        self.leads = leads
+        if not leads and self.detector is not None:
+            self.detector.stop()
+            self.detector = None
+        elif leads and self.edge_builder.config.enabled:
             self.detector = Detector(
                 self.edge_builder,
                 self.store,
@@ -178,7 +219,7 @@ class Engine:
                     apply_batch(self.store, txn, batch, rec.lsn)
                 except DashError as exc:
                     raise WalCorruption(f"WAL record {rec.lsn} does not replay: {exc.message}") from exc
-                self.store.set_applied_lsn(txn, rec.lsn)
+                self.store.set_applied_lsn(txn, rec.lsn, google_crc32c.value(rec.payload))
             replayed += 1
         rebuilt = False
         if index_lsn < applied and (quarantined or self.wal.first_lsn() > index_lsn + 1):
@@ -346,7 +387,7 @@ class Engine:
             },
         ) as span:
             self._queue.put(pending)
-            resp = self._detection_status(pending.future.result(), write)
+            resp = self._acknowledged(pending.future.result(), write)
             if span is not None:
                 span.set_attributes(
                     {
@@ -358,12 +399,19 @@ class Engine:
                 )
             return resp
 
-    def _detection_status(
+    def _acknowledged(
         self, resp: dash_pb2.WriteResponse, write: dash_pb2.WriteOptions | None
     ) -> dash_pb2.WriteResponse:
-        """Say whether the edge builder has judged the write yet (waiting for it if asked to)."""
+        """The answer to a durable write: which acknowledgement level it met (waiting for a quorum of
+        replicas if asked to), where it landed, and whether the edge builder has judged it yet (waiting
+        for that too if asked to)."""
         out = dash_pb2.WriteResponse()
         out.CopyFrom(resp)
+        out.positions.add(shard_id=self.config.shard_id, lsn=resp.lsn)
+        if write is not None and write.ack == dash_pb2.ACK_LEVEL_REPLICATED:
+            quorum = self.replicas // 2 + 1
+            if self.feed.wait_quorum(resp.lsn, quorum, self.config.replicated_ack_timeout_s):
+                out.ack_met = dash_pb2.ACK_LEVEL_REPLICATED
         if self.detector is None:
             out.detected = True
         elif write is not None and write.wait_for_detection:
@@ -479,6 +527,10 @@ class Engine:
             first = self._queue.get()
             if first is _STOP:
                 return
+            if isinstance(first, _Replicated):
+                with self._write_lock:
+                    self._commit_replicated(first)
+                continue
             group = [first]
             deadline = time.monotonic() + cfg.batch_max_interval_ms / 1000
             while len(group) < cfg.batch_max_records:
@@ -489,8 +541,8 @@ class Engine:
                         nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is _STOP:
-                    self._queue.put(_STOP)
+                if nxt is _STOP or isinstance(nxt, _Replicated):
+                    self._queue.put(nxt)  # FIFO is lost for it, which only a follower sends
                     break
                 group.append(nxt)
             with self._write_lock:
@@ -535,11 +587,12 @@ class Engine:
             if not accepted:
                 txn.abort()
                 return
-            lsns = self.wal.append([(RECORD_BATCH, p.batch.SerializeToString()) for p, _ in accepted])
+            payloads = [p.batch.SerializeToString() for p, _ in accepted]
+            lsns = self.wal.append([(RECORD_BATCH, raw) for raw in payloads])
             fsync_started = time.perf_counter()
             self.wal.sync()
             fsync_seconds = time.perf_counter() - fsync_started
-            self.store.set_applied_lsn(txn, lsns[-1])
+            self.store.set_applied_lsn(txn, lsns[-1], google_crc32c.value(payloads[-1]))
             txn.commit()
         except WalFailed as exc:
             txn.abort()
@@ -558,6 +611,7 @@ class Engine:
                     p.future.set_exception(self._failed)
             return
         self._sync_indexes(touched)
+        self.feed.publish(WalRecord(lsn, RECORD_BATCH, raw) for lsn, raw in zip(lsns, payloads, strict=True))
         if self.detector is not None:  # after the indexes: the builder searches them
             batches = [(p.batch, lsn) for (p, _), lsn in zip(accepted, lsns, strict=True)]
             self.detector.committed(
@@ -572,6 +626,92 @@ class Engine:
             METRICS.ingest_visible_seconds.observe(visible - p.started)
             p.group_size, p.fsync_ms = len(accepted), fsync_seconds * 1000
             p.future.set_result(resp)
+
+    def _commit_replicated(self, item: _Replicated) -> None:
+        """Apply the leader's records in one LMDB transaction, append them to our WAL at the same LSNs,
+        fsync, commit. A record that does not apply means our history is not the leader's: nothing of
+        the run is kept and the follower re-bootstraps."""
+        if self._failed is not None:
+            item.future.set_exception(Unavailable(f"replica failed closed: {self._failed.message}"))
+            return
+        touched = Touched()
+        txn = self.store.write()
+        try:
+            for i, rec in enumerate(item.records):
+                if rec.lsn != self.wal.last_lsn + 1 + i:
+                    expected = self.wal.last_lsn + 1 + i
+                    raise FailedPrecondition(f"records: LSN {rec.lsn} where {expected} was expected")
+                batch = wal_pb2.WalBatch.FromString(rec.payload)
+                touched.update(apply_batch(self.store, txn, batch, rec.lsn))
+            lsns = self.wal.append([(rec.type, rec.payload) for rec in item.records])
+            self.wal.sync()
+            self.store.set_applied_lsn(txn, lsns[-1], google_crc32c.value(item.records[-1].payload))
+            txn.commit()
+        except WalFailed as exc:
+            txn.abort()
+            self._failed = exc
+            item.future.set_exception(Unavailable(f"replica failed closed: {exc.message}"))
+            return
+        except (DashError, DecodeError) as exc:
+            txn.abort()
+            item.future.set_exception(exc if isinstance(exc, DashError) else FailedPrecondition(str(exc)))
+            return
+        except BaseException as exc:
+            txn.abort()
+            self._failed = Unavailable(f"unexpected failure applying replicated records: {exc!r}")
+            log.exception("replication apply failed; replica fails closed")
+            item.future.set_exception(self._failed)
+            return
+        self._sync_indexes(touched)
+        self._since_checkpoint += len(item.records)
+        self.feed.publish(item.records)
+        item.future.set_result(lsns[-1])
+
+    def apply_replicated(self, records: list[WalRecord]) -> int:
+        """Follower: apply a run of the leader's records; returns the LSN now durable here."""
+        if self._closed:
+            raise Unavailable("engine is closed")
+        if not records:
+            return self.feed.committed_lsn
+        item = _Replicated(list(records))
+        self._queue.put(item)
+        return item.future.result()
+
+    def records_after(self, lsn: int, max_bytes: int = 4 << 20) -> list[WalRecord]:
+        """Leader: committed records after ``lsn`` (about ``max_bytes`` at most), from memory or the WAL;
+        raises FailedPrecondition when the WAL was trimmed past them (the follower needs a snapshot)."""
+        recent = self.feed.recent_after(lsn, max_bytes)
+        if recent is not None:
+            return recent
+        first = self.wal.first_lsn()
+        if not first or lsn + 1 < first:
+            raise FailedPrecondition(
+                f"last_lsn: {lsn} is before this leader's WAL (which starts at {first}): fetch a snapshot"
+            )
+        out, size = [], 0
+        try:
+            for rec in self.wal.replay(after_lsn=lsn, upto_lsn=self.feed.committed_lsn):
+                out.append(rec)
+                size += len(rec.payload)
+                if size >= max_bytes:
+                    break
+        except FileNotFoundError as exc:  # trimmed while we read
+            raise FailedPrecondition(f"last_lsn: {lsn} was trimmed from the WAL: fetch a snapshot") from exc
+        return out
+
+    def crc_at(self, lsn: int) -> int | None:
+        """crc32c of the payload of our record at ``lsn`` (None if we do not hold it)."""
+        if lsn == 0:
+            return 0
+        if lsn == self.feed.committed_lsn:
+            with self.store.read() as txn:
+                if self.store.applied_lsn(txn) == lsn:
+                    return self.store.applied_crc(txn)
+        try:
+            found = self.records_after(lsn - 1, 1)
+        except FailedPrecondition:
+            return None
+        return google_crc32c.value(found[0].payload) if found and found[0].lsn == lsn else None
 
     def _response_for(self, batch: wal_pb2.WalBatch, lsn: int) -> dash_pb2.WriteResponse:
         ids = [it.claim.claim_id for it in batch.upserts] or list(batch.deletes)
@@ -600,7 +740,10 @@ class Engine:
             with self.index_lock:
                 self.vectors.save(self.path / "vectors", lsn)
                 self.lexical.save(self.path / "lexical", lsn)
-            self.wal.truncate_before(lsn + 1)
+            # Followers heard from lately still need what they have not made durable, and their last
+            # record, which proves they share our history.
+            needed = self.feed.retained_from(self.config.follower_retention_s) if self.leads else None
+            self.wal.truncate_before(min(lsn + 1, needed or lsn + 1))
             self._since_checkpoint = 0
             return lsn
 
@@ -648,14 +791,32 @@ class Engine:
         with self.index_lock:
             return self.vectors.search_packed(tenant_id, vectors, k)
 
+    def snapshot_to(self, directory: Path) -> node_pb2.SnapshotManifest:
+        """Write a consistent copy of this replica (state, both indexes, all at one LSN) into
+        ``directory`` and describe it; writes wait meanwhile. For a follower to bootstrap from."""
+        with self._write_lock:
+            self.store.env.sync(True)
+            lsn = self.feed.committed_lsn
+            with self.index_lock:
+                self.vectors.save(directory / "vectors", lsn)
+                self.lexical.save(directory / "lexical", lsn)
+            self.store.copy_to(directory / "state")
+        manifest = node_pb2.SnapshotManifest(shard_id=self.config.shard_id, lsn=lsn)
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            manifest.files.add(
+                path=str(path.relative_to(directory)), size=path.stat().st_size, crc32c=file_crc(path)
+            )
+        return manifest
+
     def settle(self) -> bool:
         """Wait until the edge builder has judged every committed write; False if the wait timed out."""
         return self.detector is None or self.detector.wait(self.wal.last_lsn)
 
-    def stats(self, tenant_id: str = "") -> node_pb2.StatsResponse:
+    def stats(self, tenant_id: str = "", digest: bool = False) -> node_pb2.StatsResponse:
         with self.store.read() as txn:
             t = tenant_id or None
             return node_pb2.StatsResponse(
+                digest=self.store.digest(txn) if digest else "",
                 applied_lsn=self.store.applied_lsn(txn),
                 generation=self.wal.generation,
                 claims=self.store.count(txn, "claims", t),
@@ -663,6 +824,9 @@ class Engine:
                 edges=self.store.count(txn, "edges_out", t),
                 wal_bytes=self.wal.size_bytes(),
                 detection_backlog=self.detector.backlog if self.detector is not None else 0,
+                leader_lsn=self.feed.committed_lsn if self.leads else self.feed.leader_lsn,
+                staleness_seconds=0.0 if self.leads else self.feed.staleness(),
+                follower_lsns=self.feed.follower_lsns() if self.leads else {},
             )
 
     def close(self) -> None:

@@ -4,11 +4,13 @@ Standalone (no etcd): one replica, shard id "", in the data directory itself.
 In a cluster: a replica for every shard whose placement lists this node, in ``<data>/shards/<id>``;
 the replica learns its epoch and whether it leads from the placement watch. Writes must come from the
 router with the shard's current epoch and must reach its leader; anything else is refused, so a write
-routed on an old placement can never land.
+routed on an old placement can never land. A replica that does not lead follows: a ``Follower`` thread
+keeps it in step with the leader's WAL.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,21 +19,27 @@ from pathlib import Path
 from dash_client._pb.dash.v1 import dash_pb2
 from dash_node.engine import Engine, EngineConfig
 from dash_node.errors import FailedPrecondition, NotFound, StaleEpoch
+from dash_node.follower import Follower
 from dash_node.placement import PlacementMap
+from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 
 class ShardHost:
     """Holds the node's engines by shard id and checks every request against placement."""
 
-    def __init__(self, data_dir: Path, config: EngineConfig, node_id: str = "") -> None:
+    def __init__(self, data_dir: Path, config: EngineConfig, node_id: str = "", token: bytes = b"") -> None:
         self.data_dir = Path(data_dir)
         self.config = config
         self.node_id = node_id
         self.clustered = bool(node_id)
+        # Followers call their leaders with the cluster credential.
+        self._metadata = ((CLUSTER_TOKEN_HEADER, token.decode()),) if token else ()
         self._lock = threading.Lock()
         self._engines: dict[str, Engine] = {}
         self._leads: dict[str, bool] = {}
         self._leader_of: dict[str, str] = {}
+        self._addresses: dict[str, str] = {}  # node id -> address, from placement
+        self._followers: dict[str, Follower] = {}
         # Called when a write carries an epoch newer than ours: re-read placement, then re-check.
         self.refresh: Callable[[], None] | None = None
         if not self.clustered:
@@ -41,19 +49,78 @@ class ShardHost:
     # ---- placement ---------------------------------------------------------------------------------
 
     def apply_placement(self, pm: PlacementMap) -> None:
-        """Open replicas newly placed here; update epochs and leadership of all."""
+        """Open replicas newly placed here; update epochs and leadership of all; follow where we do
+        not lead."""
         with self._lock:
+            self._addresses = {n.node_id: n.address for n in pm.nodes.values()}
             for shard in pm.shards.values():
                 if self.node_id not in shard.replicas:
                     continue
+                leads = shard.leader == self.node_id
                 engine = self._engines.get(shard.shard_id)
                 if engine is None:
-                    cfg = replace(self.config, shard_id=shard.shard_id)
-                    engine = Engine(self.data_dir / "shards" / shard.shard_id, cfg)
+                    engine = self._open(shard.shard_id, leads)
                     self._engines[shard.shard_id] = engine
                 engine.epoch = max(engine.epoch, shard.epoch)
-                self._leads[shard.shard_id] = shard.leader == self.node_id
+                engine.replicas = len(shard.replicas)
+                self._leads[shard.shard_id] = leads
                 self._leader_of[shard.shard_id] = shard.leader
+                follower = self._followers.get(shard.shard_id)
+                if leads and follower is not None:
+                    self._followers.pop(shard.shard_id)
+                    follower.stop()
+                engine.lead(leads)
+                if not leads and follower is None:
+                    self._followers[shard.shard_id] = Follower(self, shard.shard_id, self._metadata)
+
+    def _open(self, shard_id: str, leads: bool) -> Engine:
+        cfg = replace(self.config, shard_id=shard_id)
+        return Engine(self.data_dir / "shards" / shard_id, cfg, lead=leads)
+
+    # ---- replication -------------------------------------------------------------------------------
+
+    def leader_address(self, shard_id: str) -> str | None:
+        """Where this node's replica of ``shard_id`` should follow from (None: it leads, or the leader
+        is not registered)."""
+        with self._lock:
+            if self._leads.get(shard_id, True):
+                return None
+            return self._addresses.get(self._leader_of.get(shard_id, ""))
+
+    def for_replication(self, shard_id: str) -> Engine:
+        """The replica a follower streams from: ours, if we lead the shard."""
+        engine = self.engine(shard_id)
+        if not self.is_leader(shard_id):
+            with self._lock:
+                leader = self._leader_of.get(shard_id, "")
+            raise FailedPrecondition(
+                f"shard_id: node '{self.node_id}' does not lead '{shard_id}' (leader: '{leader}')"
+            )
+        return engine
+
+    def staging_dir(self, shard_id: str) -> Path:
+        """An empty directory to receive a snapshot of ``shard_id`` in."""
+        staging = self.data_dir / "shards" / f"{shard_id}.incoming"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        return staging
+
+    def install_snapshot(self, shard_id: str, staging: Path) -> None:
+        """Replace the replica of ``shard_id`` by the verified snapshot in ``staging``: close it, swap the
+        directories, open the snapshot as a follower at the snapshot's LSN."""
+        path = self.data_dir / "shards" / shard_id
+        with self._lock:
+            old = self._engines[shard_id]
+            epoch, replicas = old.epoch, old.replicas
+            old.close()
+            retired = path.with_name(f"{shard_id}.retired")
+            shutil.rmtree(retired, ignore_errors=True)
+            path.rename(retired)
+            staging.rename(path)
+            engine = self._open(shard_id, leads=False)
+            engine.epoch, engine.replicas = epoch, replicas
+            self._engines[shard_id] = engine
+        shutil.rmtree(retired, ignore_errors=True)
 
     def shard_ids(self) -> list[str]:
         with self._lock:
@@ -92,11 +159,34 @@ class ShardHost:
             )
         return engine
 
+    def for_read(self, shard_id: str, read: dash_pb2.ReadOptions) -> Engine:
+        """The engine a read goes to, if this replica may serve it: at or past the write the client
+        reads after, and (a follower) no staler than the bound. Refusals name ``read.`` so the router
+        asks another replica."""
+        engine = self.engine(shard_id)
+        committed = engine.feed.committed_lsn
+        for pos in read.after:
+            if pos.shard_id == shard_id and committed < pos.lsn:
+                raise FailedPrecondition(
+                    f"read.after: this replica of '{shard_id}' is at LSN {committed}, the write at {pos.lsn}"
+                )
+        if read.max_staleness_ms and not self.is_leader(shard_id):
+            stale = engine.feed.staleness()
+            if stale * 1000 > read.max_staleness_ms:
+                raise FailedPrecondition(
+                    f"read.max_staleness_ms: this follower of '{shard_id}' is {stale:.2f} s stale"
+                )
+        return engine
+
     def is_leader(self, shard_id: str) -> bool:
         with self._lock:
             return self._leads.get(shard_id, False)
 
     def close(self) -> None:
+        with self._lock:
+            followers, self._followers = list(self._followers.values()), {}
+        for follower in followers:
+            follower.stop()
         with self._lock:
             engines, self._engines = list(self._engines.values()), {}
         for engine in engines:

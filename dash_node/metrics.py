@@ -95,6 +95,18 @@ class NodeMetrics:
             registry=r,
             buckets=LATENCY_BUCKETS,
         )
+        self.replication_lag_records = Gauge(
+            "dash_node_replication_lag_records",
+            "Follower replicas: records the leader had that this replica had not applied, at last contact",
+            ["shard_id"],
+            registry=r,
+        )
+        self.replication_staleness_seconds = Gauge(
+            "dash_node_replication_staleness_seconds",
+            "Follower replicas: seconds since the replica last held everything its leader had",
+            ["shard_id"],
+            registry=r,
+        )
         self._claims: ClaimsCollector | None = None
 
     def watch_claims(self, claims_by_shard: Callable[[], dict[str, int]]) -> None:

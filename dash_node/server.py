@@ -25,18 +25,17 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
-from dash_node import metrics, telemetry
+from dash_node import leader, metrics, telemetry
 from dash_node.engine import EngineConfig
 from dash_node.errors import DashError
 from dash_node.host import ShardHost
 from dash_node.membership import Membership
 from dash_node.wal import WalConfig
-from dash_node.wire import Undecodable, lenient_decoder
+from dash_node.wire import CLUSTER_TOKEN_HEADER, Undecodable, lenient_decoder
 
 log = logging.getLogger("dash.node")
 
 MAX_MESSAGE_BYTES = 16 << 20
-CLUSTER_TOKEN_HEADER = "x-dash-cluster-token"
 
 CODES = {
     "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
@@ -75,14 +74,20 @@ class NodeService:
         return self.host.for_write(req.write).delete_claim(req.tenant_id, req.claim_id, req.write)
 
     def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
-        return self.host.engine(req.shard_id).retrieve(req)
+        return self.host.for_read(req.shard_id, req.read).retrieve(req)
 
     def GetClaim(self, req: dash_pb2.GetClaimRequest) -> dash_pb2.GetClaimResponse:
-        return self.host.engine(req.shard_id).get_claim(req.tenant_id, req.claim_id)
+        return self.host.for_read(req.shard_id, req.read).get_claim(req.tenant_id, req.claim_id)
+
+    def Replicate(self, requests, context: grpc.ServicerContext):
+        return leader.stream_records(self.host, requests, context.is_active)
+
+    def FetchSnapshot(self, req: node_pb2.FetchSnapshotRequest, context: grpc.ServicerContext):
+        return leader.snapshot_chunks(self.host, req)
 
     def Stats(self, req: node_pb2.StatsRequest) -> node_pb2.StatsResponse:
         engine = self.host.engine(req.shard_id)
-        stats = engine.stats(req.tenant_id)
+        stats = engine.stats(req.tenant_id, req.digest)
         stats.shard_id, stats.epoch, stats.leader = (
             req.shard_id,
             engine.epoch,
@@ -129,6 +134,33 @@ def _unary(fn: Callable, input_desc, token: bytes, node_id: str = "") -> grpc.Rp
     )
 
 
+def _streaming(fn: Callable, method_desc, token: bytes) -> grpc.RpcMethodHandler:
+    """A server-streaming (or bidirectional) method: same credential check and error mapping, raised
+    from inside the stream."""
+
+    def handle(request, context: grpc.ServicerContext):
+        if token and not _has_token(context, token):
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"{CLUSTER_TOKEN_HEADER}: missing or wrong cluster credential",
+            )
+        try:
+            yield from fn(request, context)
+        except DashError as exc:
+            context.abort(CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message)
+
+    make = (
+        grpc.stream_stream_rpc_method_handler
+        if method_desc.client_streaming
+        else grpc.unary_stream_rpc_method_handler
+    )
+    return make(
+        handle,
+        request_deserializer=lenient_decoder(method_desc.input_type),
+        response_serializer=lambda m: m.SerializeToString(),
+    )
+
+
 def _has_token(context: grpc.ServicerContext, token: bytes) -> bool:
     for key, value in context.invocation_metadata():
         if key == CLUSTER_TOKEN_HEADER:
@@ -143,7 +175,10 @@ def service_handlers(service: NodeService, token: bytes = b"") -> list[grpc.Gene
     node_id = service.host.node_id
     for desc in (node_pb2.DESCRIPTOR.services_by_name["Node"], dash_pb2.DESCRIPTOR.services_by_name["Dash"]):
         methods = {
-            m.name: _unary(getattr(service, m.name), m.input_type, token, node_id) for m in desc.methods
+            m.name: _streaming(getattr(service, m.name), m, token)
+            if m.server_streaming
+            else _unary(getattr(service, m.name), m.input_type, token, node_id)
+            for m in desc.methods
         }
         out.append(grpc.method_handlers_generic_handler(desc.full_name, methods))
     return out
@@ -235,7 +270,7 @@ def main(argv: list[str]) -> int:
         print(f"dash node serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     provider = telemetry.setup_tracing("dash-node", {"dash.node_id": args.node_id} if args.node_id else None)
-    host = ShardHost(args.data_dir, config, args.node_id)
+    host = ShardHost(args.data_dir, config, args.node_id, token)
     metrics.NODE.watch_claims(lambda: _claims_by_shard(host))
     metrics_server = None
     if args.metrics_listen:

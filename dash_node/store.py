@@ -7,6 +7,7 @@ and committed by the engine's unit of work; this module only knows how to read a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,8 +95,14 @@ class Store:
         raw = txn.get(b"applied_lsn", db=self.db["meta"])
         return from_u64(raw) if raw else 0
 
-    def set_applied_lsn(self, txn: lmdb.Transaction, lsn: int) -> None:
+    def set_applied_lsn(self, txn: lmdb.Transaction, lsn: int, crc: int) -> None:
+        """The last applied record: its LSN and the crc32c of its payload (replication compares it)."""
         txn.put(b"applied_lsn", u64(lsn), db=self.db["meta"])
+        txn.put(b"applied_crc", u64(crc), db=self.db["meta"])
+
+    def applied_crc(self, txn: lmdb.Transaction) -> int:
+        raw = txn.get(b"applied_crc", db=self.db["meta"])
+        return from_u64(raw) if raw else 0
 
     def allocate_docno(self, txn: lmdb.Transaction) -> int:
         raw = txn.get(b"next_docno", db=self.db["meta"])
@@ -330,6 +337,20 @@ class Store:
         """Pending detection tasks, oldest write first."""
         for k, raw in txn.cursor(db=self.db["detect_pending"]):
             yield from_u64(k), wal_pb2.DetectionTask.FromString(raw)
+
+    # ---- whole-replica checks -----------------------------------------------------------------------
+
+    def digest(self, txn: lmdb.Transaction) -> str:
+        """sha256 over every row but the bookkeeping in ``meta``: replicas that applied the same records
+        have the same digest (the drills' checker compares them)."""
+        h = hashlib.sha256()
+        for name in _DBS:
+            if name == "meta":
+                continue
+            h.update(name.encode() + SEP)
+            for k, v in txn.cursor(db=self.db[name]):
+                h.update(len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v)
+        return h.hexdigest()
 
     # ---- helpers -----------------------------------------------------------------------------------
 

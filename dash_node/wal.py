@@ -326,19 +326,20 @@ class Wal:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def replay(self, after_lsn: int = 0) -> Iterator[WalRecord]:
-        """Yield every record with lsn > after_lsn, in order, as of this call."""
+    def replay(self, after_lsn: int = 0, upto_lsn: int | None = None) -> Iterator[WalRecord]:
+        """Yield every record with after_lsn < lsn <= upto_lsn (default: the last), in order, as of this
+        call."""
         with self._lock:
             if self._failed is not None:
                 raise WalFailed(f"wal: failed earlier ({self._failed}); its contents are not trusted")
             segments = [(s.first_lsn, s.path) for s in self._segments]
-            last = self._last_lsn
+            last = self._last_lsn if upto_lsn is None else min(upto_lsn, self._last_lsn)
         return self._replay(segments, after_lsn, last)
 
     @staticmethod
     def _replay(segments: list[tuple[int, Path]], after_lsn: int, last: int) -> Iterator[WalRecord]:
         for i, (first, path) in enumerate(segments):
-            seg_last = segments[i + 1][0] - 1 if i + 1 < len(segments) else last
+            seg_last = min(segments[i + 1][0] - 1, last) if i + 1 < len(segments) else last
             if seg_last <= after_lsn or seg_last < first:
                 continue
             lsn = first

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from google.protobuf import message, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+# The metadata key of the cluster credential that node-to-node and router-to-node calls carry.
+CLUSTER_TOKEN_HEADER = "x-dash-cluster-token"
+
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0

@@ -8,8 +8,7 @@ from dash_client._pb.dash.v1 import node_pb2_grpc
 from dash_client.tracing import aio_client_interceptors
 from dash_node.errors import Unavailable
 from dash_node.placement import NodeInfo
-
-CLUSTER_TOKEN_HEADER = "x-dash-cluster-token"
+from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 
 class NodePool:

@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dash_client._pb.dash.v1 import dash_pb2
+from dash_client.client import ACK_LEVELS, READ_PREFERENCES
 from dash_node import metrics, telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError
@@ -92,7 +93,14 @@ def build_server(
 
 
 async def serve(args: argparse.Namespace, auth: Authenticator, token: str) -> None:
-    router = Router(RouterConfig(etcd=args.etcd, shard_timeout=args.shard_timeout), auth, token)
+    config = RouterConfig(
+        etcd=args.etcd,
+        shard_timeout=args.shard_timeout,
+        default_ack=ACK_LEVELS[args.default_ack],
+        read_preference=READ_PREFERENCES[args.read_preference],
+        max_staleness_ms=args.max_staleness_ms,
+    )
+    router = Router(config, auth, token)
     await router.start()
     metrics_server = None
     if args.metrics_listen:
@@ -132,6 +140,24 @@ def main(argv: list[str]) -> int:
         help="credential for calls to nodes (or $DASH_CLUSTER_TOKEN)",
     )
     p.add_argument("--shard-timeout", type=float, default=5.0, help="per-shard deadline on reads, seconds")
+    p.add_argument(
+        "--default-ack",
+        choices=["leader", "replicated"],
+        default="leader",
+        help="acknowledgement level of writes that do not ask for one",
+    )
+    p.add_argument(
+        "--read-preference",
+        choices=["leader", "follower", "any"],
+        default="leader",
+        help="which replica of a shard serves reads that do not say",
+    )
+    p.add_argument(
+        "--max-staleness-ms",
+        type=int,
+        default=10_000,
+        help="followers staler than this are passed over by reads that do not say",
+    )
     p.add_argument(
         "--metrics-listen",
         default=metrics.default_listen(),

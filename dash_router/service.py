@@ -2,14 +2,17 @@
 
 Writes go to the leader of the shard that owns the claim's routing key, stamped with that shard's
 epoch; a replica that knows a newer placement refuses the write, and the router re-reads placement and
-retries once. Reads go to every shard concurrently with a per-shard deadline; a shard that does not
-answer is named in ``shards_missing`` instead of failing the whole query.
+retries once. Reads go to every shard concurrently with a per-shard deadline, each to one replica
+chosen by the read preference; a replica that is down, too stale for the bound, or behind the write
+the client asked to read after is passed over for the next one. A shard no replica of which answers
+is named in ``shards_missing`` instead of failing the whole query.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -47,6 +50,11 @@ class RouterConfig:
     shard_timeout: float = 5.0  # per-shard deadline on fan-out reads
     write_timeout: float = 30.0
     limits: v.Limits = field(default_factory=v.Limits)
+    # For requests that leave them unset: the acknowledgement level of writes, which replica serves
+    # reads first, and how stale (ms since it last held all its leader had) a follower may be.
+    default_ack: int = dash_pb2.ACK_LEVEL_LEADER
+    read_preference: int = dash_pb2.READ_PREFERENCE_LEADER
+    max_staleness_ms: int = 10_000
 
 
 class RpcFailed(Exception):
@@ -108,6 +116,7 @@ class Router:
             opts = dash_pb2.WriteOptions()
             opts.CopyFrom(client)
             opts.epoch, opts.shard_id = shard.epoch, shard.shard_id
+            opts.ack = opts.ack or self.config.default_ack
             try:
                 return await send(shard, opts)
             except RpcFailed as exc:
@@ -133,12 +142,40 @@ class Router:
 
         return await self._write(position, send, client)
 
-    async def _fan_out(self, method: str, make: Callable[[str], object]) -> dict[str, object]:
-        """Call every shard's serving replica concurrently; returns shard_id -> answer or exception."""
+    def _replicas_for_read(self, shard: ShardPlacement, preference: int) -> list[str]:
+        """The order in which a shard's replicas are asked: the preferred ones first, the rest after."""
+        followers = [n for n in shard.replicas if n != shard.leader]
+        if preference == dash_pb2.READ_PREFERENCE_FOLLOWER:
+            return [*followers, shard.leader]
+        if preference == dash_pb2.READ_PREFERENCE_ANY:  # spread the load
+            return random.sample(shard.replicas, len(shard.replicas))
+        return [shard.leader, *followers]
+
+    def _read_options(self, read: dash_pb2.ReadOptions) -> dash_pb2.ReadOptions:
+        out = dash_pb2.ReadOptions()
+        out.CopyFrom(read)
+        out.preference = out.preference or self.config.read_preference
+        out.max_staleness_ms = out.max_staleness_ms or self.config.max_staleness_ms
+        return out
+
+    async def _fan_out(
+        self, method: str, make: Callable[[str], object], read: dash_pb2.ReadOptions | None = None
+    ) -> dict[str, object]:
+        """Ask every shard concurrently (one replica each, by read preference, passing over replicas
+        that cannot serve); returns shard_id -> answer or exception."""
         shards = self.placement.ordered()
+        preference = read.preference if read is not None else dash_pb2.READ_PREFERENCE_LEADER
 
         async def one(shard: ShardPlacement):
-            return await self._call(shard.leader, method, make(shard.shard_id), self.config.shard_timeout)
+            failure: BaseException | None = None
+            for node_id in self._replicas_for_read(shard, preference):
+                try:
+                    return await self._call(node_id, method, make(shard.shard_id), self.config.shard_timeout)
+                except (RpcFailed, Unavailable) as exc:
+                    if not _next_replica_may_serve(exc):
+                        raise
+                    failure = exc
+            raise failure or Unavailable(f"shard_id: no replica of '{shard.shard_id}'")
 
         METRICS.fanout_width.observe(len(shards))
         telemetry.set_attributes({"dash.fanout_width": len(shards)})
@@ -214,7 +251,8 @@ class Router:
         out.evidence_count = sum(a.evidence_count for a in answers)
         out.edge_count = sum(a.edge_count for a in answers)
         out.detected = all(a.detected for a in answers)
-        out.ack_met = dash_pb2.ACK_LEVEL_LEADER
+        out.ack_met = min(a.ack_met for a in answers)  # the level every part met
+        out.positions.extend(p for a in answers for p in a.positions)
         if len(answers) == 1:
             a = answers[0]
             out.lsn, out.generation, out.shard_id, out.epoch = a.lsn, a.generation, a.shard_id, a.epoch
@@ -230,17 +268,27 @@ class Router:
             req.write,
         )
 
-    async def _locate(self, tenant_id: str, claim_id: str) -> ShardPlacement:
-        """The shard holding a claim (claim ids carry no routing key, so ask every shard)."""
+    async def _find(
+        self, tenant_id: str, claim_id: str, read: dash_pb2.ReadOptions | None = None
+    ) -> tuple[str, dash_pb2.GetClaimResponse]:
+        """The shard holding a claim and the claim (claim ids carry no routing key: ask every shard).
+        Without read options (before a write) each shard's leader answers."""
         answers = await self._fan_out(
             "GetClaim",
-            lambda sid: dash_pb2.GetClaimRequest(tenant_id=tenant_id, claim_id=claim_id, shard_id=sid),
+            lambda sid: dash_pb2.GetClaimRequest(
+                tenant_id=tenant_id, claim_id=claim_id, shard_id=sid, read=read
+            ),
+            read,
         )
         for shard_id, answer in answers.items():
             if isinstance(answer, dash_pb2.GetClaimResponse):
-                return self.placement.shards[shard_id]
+                return shard_id, answer
         _raise_unless_all_not_found(answers, f"claim_id: no claim '{claim_id}' in tenant")
         raise AssertionError("unreachable")
+
+    async def _locate(self, tenant_id: str, claim_id: str) -> ShardPlacement:
+        shard_id, _ = await self._find(tenant_id, claim_id)
+        return self.placement.shards[shard_id]
 
     async def UpsertEvidence(self, req: dash_pb2.UpsertEvidenceRequest) -> dash_pb2.WriteResponse:
         if not req.evidence:
@@ -277,24 +325,22 @@ class Router:
 
     async def GetClaim(self, req: dash_pb2.GetClaimRequest) -> dash_pb2.GetClaimResponse:
         v.check_get_claim(req.tenant_id, req.claim_id, self.config.limits)
-        shard = await self._locate(req.tenant_id, req.claim_id)
-        return await self._call(
-            shard.leader,
-            "GetClaim",
-            dash_pb2.GetClaimRequest(tenant_id=req.tenant_id, claim_id=req.claim_id, shard_id=shard.shard_id),
-            self.config.shard_timeout,
-        )
+        _, answer = await self._find(req.tenant_id, req.claim_id, self._read_options(req.read))
+        return answer
 
     async def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
         v.check_retrieve(req, self.config.limits)
+
+        read = self._read_options(req.read)
 
         def per_shard(shard_id: str) -> dash_pb2.RetrieveRequest:
             r = dash_pb2.RetrieveRequest()
             r.CopyFrom(req)
             r.shard_id = shard_id
+            r.read.CopyFrom(read)
             return r
 
-        answers = await self._fan_out("Retrieve", per_shard)
+        answers = await self._fan_out("Retrieve", per_shard, read)
         out = dash_pb2.RetrieveResponse()
         results = []
         for shard_id, answer in answers.items():
@@ -346,3 +392,17 @@ def _raise_unless_all_not_found(answers: dict[str, object], message: str) -> Non
         if isinstance(answer, BaseException) and not isinstance(answer, (RpcFailed, DashError)):
             raise Unavailable(f"shard lookup failed: {answer!r}")
     raise NotFound(message)
+
+
+def _next_replica_may_serve(exc: BaseException) -> bool:
+    """A replica that is down, not (or no longer) holding the shard, too stale, or behind the client's
+    write: another replica may still answer."""
+    if isinstance(exc, Unavailable):
+        return True
+    if not isinstance(exc, RpcFailed):
+        return False
+    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return True
+    if exc.code == grpc.StatusCode.NOT_FOUND:
+        return "hosts no replica" in exc.details
+    return exc.code == grpc.StatusCode.FAILED_PRECONDITION and exc.details.startswith("read.")

@@ -23,6 +23,13 @@ class StanceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STANCE_MODE_BALANCED: _ClassVar[StanceMode]
     STANCE_MODE_SUPPORT_ONLY: _ClassVar[StanceMode]
     STANCE_MODE_CONTRADICTIONS_FIRST: _ClassVar[StanceMode]
+
+class ReadPreference(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    READ_PREFERENCE_UNSPECIFIED: _ClassVar[ReadPreference]
+    READ_PREFERENCE_LEADER: _ClassVar[ReadPreference]
+    READ_PREFERENCE_FOLLOWER: _ClassVar[ReadPreference]
+    READ_PREFERENCE_ANY: _ClassVar[ReadPreference]
 ACK_LEVEL_UNSPECIFIED: AckLevel
 ACK_LEVEL_LEADER: AckLevel
 ACK_LEVEL_REPLICATED: AckLevel
@@ -30,6 +37,10 @@ STANCE_MODE_UNSPECIFIED: StanceMode
 STANCE_MODE_BALANCED: StanceMode
 STANCE_MODE_SUPPORT_ONLY: StanceMode
 STANCE_MODE_CONTRADICTIONS_FIRST: StanceMode
+READ_PREFERENCE_UNSPECIFIED: ReadPreference
+READ_PREFERENCE_LEADER: ReadPreference
+READ_PREFERENCE_FOLLOWER: ReadPreference
+READ_PREFERENCE_ANY: ReadPreference
 
 class WriteOptions(_message.Message):
     __slots__ = ("epoch", "shard_id", "ack", "wait_for_detection")
@@ -96,7 +107,7 @@ class DeleteClaimRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., write: _Optional[_Union[WriteOptions, _Mapping]] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
-    __slots__ = ("claim_ids", "lsn", "generation", "shard_id", "epoch", "replayed", "commit_id", "ack_met", "evidence_count", "edge_count", "detected")
+    __slots__ = ("claim_ids", "lsn", "generation", "shard_id", "epoch", "replayed", "commit_id", "ack_met", "evidence_count", "edge_count", "detected", "positions")
     CLAIM_IDS_FIELD_NUMBER: _ClassVar[int]
     LSN_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +119,7 @@ class WriteResponse(_message.Message):
     EVIDENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
     EDGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     DETECTED_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
     claim_ids: _containers.RepeatedScalarFieldContainer[str]
     lsn: int
     generation: int
@@ -119,7 +131,8 @@ class WriteResponse(_message.Message):
     evidence_count: int
     edge_count: int
     detected: bool
-    def __init__(self, claim_ids: _Optional[_Iterable[str]] = ..., lsn: _Optional[int] = ..., generation: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., replayed: _Optional[bool] = ..., commit_id: _Optional[str] = ..., ack_met: _Optional[_Union[AckLevel, str]] = ..., evidence_count: _Optional[int] = ..., edge_count: _Optional[int] = ..., detected: _Optional[bool] = ...) -> None: ...
+    positions: _containers.RepeatedCompositeFieldContainer[ReplicaPosition]
+    def __init__(self, claim_ids: _Optional[_Iterable[str]] = ..., lsn: _Optional[int] = ..., generation: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., replayed: _Optional[bool] = ..., commit_id: _Optional[str] = ..., ack_met: _Optional[_Union[AckLevel, str]] = ..., evidence_count: _Optional[int] = ..., edge_count: _Optional[int] = ..., detected: _Optional[bool] = ..., positions: _Optional[_Iterable[_Union[ReplicaPosition, _Mapping]]] = ...) -> None: ...
 
 class GraphOptions(_message.Message):
     __slots__ = ("depth", "max_degree")
@@ -129,13 +142,23 @@ class GraphOptions(_message.Message):
     max_degree: int
     def __init__(self, depth: _Optional[int] = ..., max_degree: _Optional[int] = ...) -> None: ...
 
+class ReplicaPosition(_message.Message):
+    __slots__ = ("shard_id", "lsn")
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    LSN_FIELD_NUMBER: _ClassVar[int]
+    shard_id: str
+    lsn: int
+    def __init__(self, shard_id: _Optional[str] = ..., lsn: _Optional[int] = ...) -> None: ...
+
 class ReadOptions(_message.Message):
-    __slots__ = ("min_lsn", "min_generation")
-    MIN_LSN_FIELD_NUMBER: _ClassVar[int]
-    MIN_GENERATION_FIELD_NUMBER: _ClassVar[int]
-    min_lsn: int
-    min_generation: int
-    def __init__(self, min_lsn: _Optional[int] = ..., min_generation: _Optional[int] = ...) -> None: ...
+    __slots__ = ("after", "preference", "max_staleness_ms")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_MS_FIELD_NUMBER: _ClassVar[int]
+    after: _containers.RepeatedCompositeFieldContainer[ReplicaPosition]
+    preference: ReadPreference
+    max_staleness_ms: int
+    def __init__(self, after: _Optional[_Iterable[_Union[ReplicaPosition, _Mapping]]] = ..., preference: _Optional[_Union[ReadPreference, str]] = ..., max_staleness_ms: _Optional[int] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
     __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id", "include_history")
@@ -273,14 +296,16 @@ class RetrieveResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[RetrievedClaim, _Mapping]]] = ..., explain: _Optional[_Iterable[_Union[StageTrace, _Mapping]]] = ..., shards_answered: _Optional[_Iterable[str]] = ..., shards_missing: _Optional[_Iterable[str]] = ..., dropped_by_stance: _Optional[int] = ..., served_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetClaimRequest(_message.Message):
-    __slots__ = ("tenant_id", "claim_id", "shard_id")
+    __slots__ = ("tenant_id", "claim_id", "shard_id", "read")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     claim_id: str
     shard_id: str
-    def __init__(self, tenant_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., shard_id: _Optional[str] = ...) -> None: ...
+    read: ReadOptions
+    def __init__(self, tenant_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., shard_id: _Optional[str] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ...) -> None: ...
 
 class GetClaimResponse(_message.Message):
     __slots__ = ("claim", "evidence", "edges_out", "edges_in")

@@ -75,6 +75,16 @@ class NodeStub:
                 request_serializer=dash_dot_v1_dot_node__pb2.StatsRequest.SerializeToString,
                 response_deserializer=dash_dot_v1_dot_node__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.Replicate = channel.stream_stream(
+                '/dash.v1.Node/Replicate',
+                request_serializer=dash_dot_v1_dot_node__pb2.ReplicateRequest.SerializeToString,
+                response_deserializer=dash_dot_v1_dot_node__pb2.ReplicateResponse.FromString,
+                _registered_method=True)
+        self.FetchSnapshot = channel.unary_stream(
+                '/dash.v1.Node/FetchSnapshot',
+                request_serializer=dash_dot_v1_dot_node__pb2.FetchSnapshotRequest.SerializeToString,
+                response_deserializer=dash_dot_v1_dot_node__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -129,6 +139,21 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Replicate(self, request_iterator, context):
+        """Replication: a follower streams its leader's WAL from the follower's last record on, and tells the
+        leader what it has made durable (for `replicated` acknowledgements and WAL retention).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchSnapshot(self, request, context):
+        """A consistent snapshot of the leader's replica, in chunks, for a follower the WAL no longer covers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +196,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=dash_dot_v1_dot_node__pb2.StatsRequest.FromString,
                     response_serializer=dash_dot_v1_dot_node__pb2.StatsResponse.SerializeToString,
+            ),
+            'Replicate': grpc.stream_stream_rpc_method_handler(
+                    servicer.Replicate,
+                    request_deserializer=dash_dot_v1_dot_node__pb2.ReplicateRequest.FromString,
+                    response_serializer=dash_dot_v1_dot_node__pb2.ReplicateResponse.SerializeToString,
+            ),
+            'FetchSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchSnapshot,
+                    request_deserializer=dash_dot_v1_dot_node__pb2.FetchSnapshotRequest.FromString,
+                    response_serializer=dash_dot_v1_dot_node__pb2.SnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -389,6 +424,60 @@ class Node:
             '/dash.v1.Node/Stats',
             dash_dot_v1_dot_node__pb2.StatsRequest.SerializeToString,
             dash_dot_v1_dot_node__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Replicate(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/dash.v1.Node/Replicate',
+            dash_dot_v1_dot_node__pb2.ReplicateRequest.SerializeToString,
+            dash_dot_v1_dot_node__pb2.ReplicateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dash.v1.Node/FetchSnapshot',
+            dash_dot_v1_dot_node__pb2.FetchSnapshotRequest.SerializeToString,
+            dash_dot_v1_dot_node__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,
