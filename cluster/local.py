@@ -43,6 +43,9 @@ class ClusterSpec:
     fsync: str = "always"
     # More API keys besides the admin key: (key, tenants it may access).
     extra_api_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Extra `dash node serve` / `dash router serve` flags (e.g. ("--checkpoint-every-records", "50")).
+    node_flags: tuple[str, ...] = ()
+    router_flags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -228,6 +231,7 @@ class LocalCluster:
                 str(self.dir / "cluster-token"),
                 "--fsync",
                 self.spec.fsync,
+                *self.spec.node_flags,
             ),
         )
         address = wait_ready(self.dir / "logs" / f"{node_id}.log", proc, timeout)
@@ -240,7 +244,7 @@ class LocalCluster:
 
     def start_router(self, name: str, timeout: float = 60.0) -> str:
         """Start a router process (routers hold no state: start as many as you like); its address."""
-        proc = self._spawn(name, router_command(self.state.etcd, self.dir))
+        proc = self._spawn(name, [*router_command(self.state.etcd, self.dir), *self.spec.router_flags])
         return wait_ready(self.dir / "logs" / f"{name}.log", proc, timeout)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

@@ -823,6 +823,7 @@ class Engine:
                 evidence=self.store.count(txn, "evidence", t),
                 edges=self.store.count(txn, "edges_out", t),
                 wal_bytes=self.wal.size_bytes(),
+                wal_first_lsn=self.wal.first_lsn(),
                 detection_backlog=self.detector.backlog if self.detector is not None else 0,
                 leader_lsn=self.feed.committed_lsn if self.leads else self.feed.leader_lsn,
                 staleness_seconds=0.0 if self.leads else self.feed.staleness(),

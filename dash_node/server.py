@@ -217,6 +217,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fsync-batch-interval-ms", type=float, default=2.0)
     p.add_argument("--allow-unsafe-durability", action="store_true")
     p.add_argument("--tenants", default="", help="comma-separated declared tenants (default: any)")
+    p.add_argument(
+        "--checkpoint-every-records", type=int, default=100_000, help="snapshot indexes, trim the WAL"
+    )
+    p.add_argument("--wal-segment-bytes", type=int, default=64 << 20, help="WAL segment size")
+    p.add_argument(
+        "--follower-retention-s",
+        type=float,
+        default=300.0,
+        help="a follower silent for longer no longer holds WAL back (it will need a snapshot)",
+    )
+    p.add_argument(
+        "--replication-buffer-bytes",
+        type=int,
+        default=32 << 20,
+        help="recent WAL records kept in memory for followers (older ones are read from the WAL)",
+    )
     p.add_argument("--node-id", default="", help="cluster mode: this node's id in placement")
     p.add_argument("--etcd", default="", help="cluster mode: etcd endpoints HOST:PORT[,HOST:PORT...]")
     p.add_argument("--lease-ttl", type=int, default=10, help="cluster mode: registration lease, seconds")
@@ -239,9 +255,17 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         fsync=args.fsync,
         batch_max_interval_ms=args.fsync_batch_interval_ms,
         allow_unsafe=args.allow_unsafe_durability,
+        segment_bytes=args.wal_segment_bytes,
     )
     tenants = tuple(t for t in args.tenants.split(",") if t) or None
-    return replace(EngineConfig(), wal=wal, tenants=tenants)
+    return replace(
+        EngineConfig(),
+        wal=wal,
+        tenants=tenants,
+        checkpoint_every_records=args.checkpoint_every_records,
+        follower_retention_s=args.follower_retention_s,
+        replication_buffer_bytes=args.replication_buffer_bytes,
+    )
 
 
 def cluster_token(path: Path | None) -> bytes:
