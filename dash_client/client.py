@@ -140,7 +140,7 @@ def read_options(
         raise InvalidArgument("max_staleness_ms: must be >= 0")
     read = dash_pb2.ReadOptions(preference=READ_PREFERENCES[preference], max_staleness_ms=max_staleness_ms)
     for w in after:
-        read.after.extend(dash_pb2.ReplicaPosition(shard_id=k, lsn=v) for k, v in w.positions.items())
+        read.after.extend(dash_pb2.ReplicaPosition(shard_id=p.shard_id, lsn=p.lsn) for p in w.positions)
     return read
 
 

@@ -201,13 +201,24 @@ def _from_pb(cls: type, msg: Any, **given: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Position:
+    """Where a write landed on one shard: its LSN, the placement epoch, the node that accepted it."""
+
+    shard_id: str
+    lsn: int
+    epoch: int = 0
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """Where a write landed; ``(shard_id, generation, lsn)`` is a read-your-writes token.
 
     ``replayed`` is true when a batch with this ``commit_id`` had already been applied and this is its
     first answer replayed (nothing was written twice). ``ack`` is ``"leader"`` or ``"replicated"``.
     ``detected`` is true when the edge builder had judged the written claims at the time of the answer.
-    ``positions`` (shard id -> LSN) is the read-your-writes token: pass the result as ``after=`` to a read.
+    ``positions`` (one per shard written) are the read-your-writes token: pass the result as ``after=`` to
+    a read.
     """
 
     claim_ids: list[str]
@@ -221,12 +232,12 @@ class WriteResult:
     evidence_count: int = 0
     edge_count: int = 0
     detected: bool = False
-    positions: dict[str, int] = field(default_factory=dict)
+    positions: list[Position] = field(default_factory=list)
 
     @classmethod
     def from_pb(cls, m: dash_pb2.WriteResponse) -> WriteResult:
         """From the wire message."""
-        positions = {p.shard_id: p.lsn for p in m.positions}
+        positions = [Position(p.shard_id, p.lsn, p.epoch, p.node_id) for p in m.positions]
         return _from_pb(cls, m, ack=_ACK_NAMES.get(m.ack_met, "unspecified"), positions=positions)
 
 

@@ -81,6 +81,7 @@ class EngineConfig:
     # Save the vector index and trim the WAL after this many records since the last checkpoint.
     checkpoint_every_records: int = 100_000
     shard_id: str = ""
+    node_id: str = ""  # in a cluster: the node hosting this replica (named in write answers)
     # Replication: recent records kept in memory for followers; how long a `replicated` write waits for
     # its quorum (it is answered `leader` after that); how long a silent follower still pins the WAL.
     replication_buffer_bytes: int = 32 << 20
@@ -407,7 +408,9 @@ class Engine:
         for that too if asked to)."""
         out = dash_pb2.WriteResponse()
         out.CopyFrom(resp)
-        out.positions.add(shard_id=self.config.shard_id, lsn=resp.lsn)
+        # Who accepted it: this node, unless this replays an answer first given by another leader.
+        node_id = "" if resp.replayed else self.config.node_id
+        out.positions.add(shard_id=self.config.shard_id, lsn=resp.lsn, epoch=resp.epoch, node_id=node_id)
         if write is not None and write.ack == dash_pb2.ACK_LEVEL_REPLICATED:
             quorum = self.replicas // 2 + 1
             if self.feed.wait_quorum(resp.lsn, quorum, self.config.replicated_ack_timeout_s):
@@ -444,8 +447,8 @@ class Engine:
         if commit_id:
             batch.fingerprint = _fingerprint(tenant_id, commit_id, items)
             replay = self._replayed_commit(tenant_id, commit_id, batch.fingerprint)
-            if replay is not None:
-                return replay
+            if replay is not None:  # the first answer, with the acknowledgement it meets now
+                return self._acknowledged(replay, write)
         batch.MergeFrom(self._upsert_batch(tenant_id, items))
         return self._submit(batch, write, started=started)
 
@@ -807,6 +810,11 @@ class Engine:
                 path=str(path.relative_to(directory)), size=path.stat().st_size, crc32c=file_crc(path)
             )
         return manifest
+
+    def claim_ids(self, tenant_id: str) -> list[str]:
+        """Every claim id of a tenant (for checkers)."""
+        with self.store.read() as txn:
+            return self.store.claim_ids(txn, tenant_id)
 
     def settle(self) -> bool:
         """Wait until the edge builder has judged every committed write; False if the wait timed out."""

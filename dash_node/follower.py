@@ -52,12 +52,14 @@ class Follower:
         self._thread = threading.Thread(target=self._run, name=f"dash-follow-{shard_id}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop following; ``wait=False`` returns at once (the thread ends after its current step)."""
         self._stop.set()
         call = self._call
         if call is not None:
             call.cancel()
-        self._thread.join(10)
+        if wait:
+            self._thread.join(10)
 
     # ---- the thread --------------------------------------------------------------------------------
 

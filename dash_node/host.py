@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dash_client._pb.dash.v1 import dash_pb2
 from dash_node.engine import Engine, EngineConfig
-from dash_node.errors import FailedPrecondition, NotFound, StaleEpoch
+from dash_node.errors import FailedPrecondition, NotFound, StaleEpoch, Unavailable
 from dash_node.follower import Follower
 from dash_node.placement import PlacementMap
 from dash_node.wire import CLUSTER_TOKEN_HEADER
@@ -33,7 +33,10 @@ class ShardHost:
         self.node_id = node_id
         self.clustered = bool(node_id)
         # Followers call their leaders with the cluster credential.
-        self._metadata = ((CLUSTER_TOKEN_HEADER, token.decode()),) if token else ()
+        self.metadata = ((CLUSTER_TOKEN_HEADER, token.decode()),) if token else ()
+        # Whether this node's cluster lease is current (set by membership): a node that cannot renew it
+        # takes no writes, so a leader cut off from etcd stops before another is promoted.
+        self.lease_current: Callable[[], bool] = lambda: not self.clustered
         self._lock = threading.Lock()
         self._engines: dict[str, Engine] = {}
         self._leads: dict[str, bool] = {}
@@ -68,13 +71,13 @@ class ShardHost:
                 follower = self._followers.get(shard.shard_id)
                 if leads and follower is not None:
                     self._followers.pop(shard.shard_id)
-                    follower.stop()
+                    follower.stop(wait=False)  # placement is applied on the membership loop: no blocking
                 engine.lead(leads)
                 if not leads and follower is None:
-                    self._followers[shard.shard_id] = Follower(self, shard.shard_id, self._metadata)
+                    self._followers[shard.shard_id] = Follower(self, shard.shard_id, self.metadata)
 
     def _open(self, shard_id: str, leads: bool) -> Engine:
-        cfg = replace(self.config, shard_id=shard_id)
+        cfg = replace(self.config, shard_id=shard_id, node_id=self.node_id)
         return Engine(self.data_dir / "shards" / shard_id, cfg, lead=leads)
 
     # ---- replication -------------------------------------------------------------------------------
@@ -144,6 +147,10 @@ class ShardHost:
             return engine
         if write.epoch == 0:
             raise FailedPrecondition("write.epoch: required in a cluster (writes come through the router)")
+        if not self.lease_current():
+            raise Unavailable(
+                f"node '{self.node_id}' has no current cluster lease (cut off from etcd?): no writes"
+            )
         if write.epoch > engine.epoch and self.refresh is not None:
             self.refresh()  # our watch may lag the router's: catch up before judging
         if write.epoch < engine.epoch:

@@ -12,8 +12,10 @@ import contextlib
 import logging
 import os
 import threading
+import time
 
 from dash_node.etcd_placement import PlacementStore, PlacementWatcher
+from dash_node.failover import Failover
 from dash_node.host import ShardHost
 from dash_node.placement import NodeInfo
 
@@ -35,6 +37,10 @@ class Membership:
         self._tasks: list[asyncio.Task] = []
         self.info: NodeInfo | None = None
         self._lease = None
+        # Until when our lease is surely alive in etcd (loop clock): renewal sent + 80% of the TTL.
+        self._valid_until = 0.0
+        host.lease_current = self.lease_current
+        self.failover = Failover(host, self.store, self.watcher)
 
     def start_watch(self, timeout: float = 30.0) -> None:
         """Load placement and open this node's replicas before the server takes requests."""
@@ -46,9 +52,14 @@ class Membership:
         self.host.refresh = self.refresh
 
     def register(self, address: str, metrics_address: str = "") -> None:
-        """Announce the node (after its server is bound) and keep the lease alive from now on."""
+        """Announce the node (after its server is bound), keep the lease alive from now on, and take
+        part in failover."""
         self.info = NodeInfo(self.host.node_id, address, metrics_address, os.getpid())
         self._tasks.append(self._submit(self._keep_registered()))
+        self._tasks.append(self._submit(self.failover.run()))
+
+    def lease_current(self) -> bool:
+        return time.monotonic() < self._valid_until
 
     def refresh(self, timeout: float = 5.0) -> None:
         asyncio.run_coroutine_threadsafe(self.watcher.refresh(), self.loop).result(timeout)
@@ -59,7 +70,9 @@ class Membership:
     async def _keep_registered(self) -> None:
         while True:
             try:
+                sent = time.monotonic()
                 lease = self._lease = await self.store.register(self.info, self.lease_ttl)
+                self._valid_until = sent + 0.8 * self.lease_ttl
                 log.info(
                     "registered node %s at %s (lease ttl %ss)",
                     self.info.node_id,
@@ -68,9 +81,11 @@ class Membership:
                 )
                 while True:
                     await asyncio.sleep(self.lease_ttl / 3)
+                    sent = time.monotonic()
                     reply = await lease.refresh()
                     if not reply.TTL:  # the lease is gone (we were cut off too long): register anew
                         break
+                    self._valid_until = sent + 0.8 * self.lease_ttl
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

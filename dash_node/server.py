@@ -85,6 +85,11 @@ class NodeService:
     def FetchSnapshot(self, req: node_pb2.FetchSnapshotRequest, context: grpc.ServicerContext):
         return leader.snapshot_chunks(self.host, req)
 
+    def ListClaims(self, req: node_pb2.ListClaimsRequest) -> node_pb2.ListClaimsResponse:
+        engine = self.host.engine(req.shard_id)
+        lsn = engine.feed.committed_lsn
+        return node_pb2.ListClaimsResponse(claim_ids=engine.claim_ids(req.tenant_id), applied_lsn=lsn)
+
     def Stats(self, req: node_pb2.StatsRequest) -> node_pb2.StatsResponse:
         engine = self.host.engine(req.shard_id)
         stats = engine.stats(req.tenant_id, req.digest)

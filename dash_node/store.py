@@ -210,6 +210,9 @@ class Store:
         for _, raw in self._scan(txn, "claims", prefix(tenant)):
             yield types_pb2.Claim.FromString(raw)
 
+    def claim_ids(self, txn: lmdb.Transaction, tenant: str) -> list[str]:
+        return [split(k)[-1] for k, _ in self._scan(txn, "claims", prefix(tenant))]
+
     def count(self, txn: lmdb.Transaction, db: str, tenant: str | None = None) -> int:
         if tenant is None:
             return txn.stat(self.db[db])["entries"]

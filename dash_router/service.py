@@ -311,6 +311,7 @@ class Router:
             )
             out.claim_ids.extend(a.claim_ids)
             out.evidence_count += a.evidence_count
+            out.positions.extend(a.positions)
         return out
 
     async def DeleteClaim(self, req: dash_pb2.DeleteClaimRequest) -> dash_pb2.WriteResponse:

@@ -27,7 +27,7 @@ def test_replicated_acks_follower_reads_and_identical_replicas(tmp_path) -> None
     with LocalCluster(tmp_path / "c", spec) as c, DashClient(c.router, api_key=c.api_key, tenant="t") as dash:
         written = [dash.ingest_batch(batch(f"b{i}"), ack="replicated") for i in range(6)]
         assert all(w.ack == "replicated" for w in written)
-        assert all(w.positions and all(lsn > 0 for lsn in w.positions.values()) for w in written)
+        assert all(w.positions and all(p.lsn > 0 and p.node_id for p in w.positions) for w in written)
         # Read your writes from followers: only replicas holding the write may answer.
         last = written[-1]
         got = dash.retrieve("cranes", top_k=50, after=[last], read_preference="follower")

@@ -143,12 +143,16 @@ class GraphOptions(_message.Message):
     def __init__(self, depth: _Optional[int] = ..., max_degree: _Optional[int] = ...) -> None: ...
 
 class ReplicaPosition(_message.Message):
-    __slots__ = ("shard_id", "lsn")
+    __slots__ = ("shard_id", "lsn", "epoch", "node_id")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     LSN_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
     shard_id: str
     lsn: int
-    def __init__(self, shard_id: _Optional[str] = ..., lsn: _Optional[int] = ...) -> None: ...
+    epoch: int
+    node_id: str
+    def __init__(self, shard_id: _Optional[str] = ..., lsn: _Optional[int] = ..., epoch: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
 class ReadOptions(_message.Message):
     __slots__ = ("after", "preference", "max_staleness_ms")

@@ -7,6 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListClaimsRequest(_message.Message):
+    __slots__ = ("tenant_id", "shard_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    shard_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., shard_id: _Optional[str] = ...) -> None: ...
+
+class ListClaimsResponse(_message.Message):
+    __slots__ = ("claim_ids", "applied_lsn")
+    CLAIM_IDS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_LSN_FIELD_NUMBER: _ClassVar[int]
+    claim_ids: _containers.RepeatedScalarFieldContainer[str]
+    applied_lsn: int
+    def __init__(self, claim_ids: _Optional[_Iterable[str]] = ..., applied_lsn: _Optional[int] = ...) -> None: ...
+
 class StatsRequest(_message.Message):
     __slots__ = ("tenant_id", "shard_id", "digest")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -85,6 +85,11 @@ class NodeStub:
                 request_serializer=dash_dot_v1_dot_node__pb2.FetchSnapshotRequest.SerializeToString,
                 response_deserializer=dash_dot_v1_dot_node__pb2.SnapshotChunk.FromString,
                 _registered_method=True)
+        self.ListClaims = channel.unary_unary(
+                '/dash.v1.Node/ListClaims',
+                request_serializer=dash_dot_v1_dot_node__pb2.ListClaimsRequest.SerializeToString,
+                response_deserializer=dash_dot_v1_dot_node__pb2.ListClaimsResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -154,6 +159,13 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListClaims(self, request, context):
+        """Every claim id of a tenant on this replica (for checkers; not for large tenants).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -206,6 +218,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.FetchSnapshot,
                     request_deserializer=dash_dot_v1_dot_node__pb2.FetchSnapshotRequest.FromString,
                     response_serializer=dash_dot_v1_dot_node__pb2.SnapshotChunk.SerializeToString,
+            ),
+            'ListClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClaims,
+                    request_deserializer=dash_dot_v1_dot_node__pb2.ListClaimsRequest.FromString,
+                    response_serializer=dash_dot_v1_dot_node__pb2.ListClaimsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -478,6 +495,33 @@ class Node:
             '/dash.v1.Node/FetchSnapshot',
             dash_dot_v1_dot_node__pb2.FetchSnapshotRequest.SerializeToString,
             dash_dot_v1_dot_node__pb2.SnapshotChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dash.v1.Node/ListClaims',
+            dash_dot_v1_dot_node__pb2.ListClaimsRequest.SerializeToString,
+            dash_dot_v1_dot_node__pb2.ListClaimsResponse.FromString,
             options,
             channel_credentials,
             insecure,
