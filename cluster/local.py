@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cluster import netns
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import initial_shards
 
@@ -46,6 +47,8 @@ class ClusterSpec:
     # Extra `dash node serve` / `dash router serve` flags (e.g. ("--checkpoint-every-records", "50")).
     node_flags: tuple[str, ...] = ()
     router_flags: tuple[str, ...] = ()
+    # Run every node in a network namespace of its own, on a bridge (root only): drills can partition one.
+    netns: bool = False
 
 
 @dataclass
@@ -59,6 +62,8 @@ class ClusterState:
     pids: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, str] = field(default_factory=dict)  # node id -> address
     spec: dict = field(default_factory=dict)
+    netns: dict[str, dict] = field(default_factory=dict)  # node id -> its namespace (see netns.Netns)
+    bridge: dict = field(default_factory=dict)
 
 
 def node_command(data_dir: Path, *flags: str, listen: str = "127.0.0.1:0") -> list[str]:
@@ -157,8 +162,13 @@ class LocalCluster:
         keys.write_text(json.dumps({"keys": entries}))
         keys.chmod(0o600)
         try:
-            self._start_etcd(timeout)
             node_ids = [f"n{i + 1}" for i in range(self.spec.nodes)]
+            if self.spec.netns:
+                bridge = netns.create_bridge()
+                self.state.bridge = bridge.to_json()
+                for i, node_id in enumerate(node_ids):
+                    self.state.netns[node_id] = netns.create(bridge, i + 1).to_json()
+            self._start_etcd(timeout)
             shards = initial_shards(self.spec.shards, node_ids, self.spec.replicas)
             asyncio.run(_initialize(self.state.etcd, shards))
             for node_id in node_ids:
@@ -187,7 +197,10 @@ class LocalCluster:
         n = self.spec.etcd_members
         peers = [(f"etcd-{i}", free_port(), free_port()) for i in range(n)]
         initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in peers)
+        # Nodes in namespaces reach etcd on the bridge.
+        extra = [self.state.bridge["ip"]] if self.state.bridge else []
         for name, client, peer in peers:
+            listen = ",".join(f"http://{ip}:{client}" for ip in ["127.0.0.1", *extra])
             self._spawn(
                 name,
                 [
@@ -197,7 +210,7 @@ class LocalCluster:
                     "--data-dir",
                     str(self.dir / name),
                     "--listen-client-urls",
-                    f"http://127.0.0.1:{client}",
+                    listen,
                     "--advertise-client-urls",
                     f"http://127.0.0.1:{client}",
                     "--listen-peer-urls",
@@ -217,23 +230,26 @@ class LocalCluster:
 
     def start_node(self, node_id: str, timeout: float = 60.0) -> str:
         """Start (or restart) one node process; returns its address."""
-        proc = self._spawn(
+        ns = self.namespace(node_id)
+        etcd = self.state.etcd
+        if ns is not None:
+            etcd = ",".join(f"{ns.host_ip}:{ep.rsplit(':', 1)[1]}" for ep in etcd.split(","))
+        cmd = node_command(
+            self.dir / "nodes" / node_id,
+            "--node-id",
             node_id,
-            node_command(
-                self.dir / "nodes" / node_id,
-                "--node-id",
-                node_id,
-                "--etcd",
-                self.state.etcd,
-                "--lease-ttl",
-                str(self.spec.lease_ttl),
-                "--cluster-token-file",
-                str(self.dir / "cluster-token"),
-                "--fsync",
-                self.spec.fsync,
-                *self.spec.node_flags,
-            ),
+            "--etcd",
+            etcd,
+            "--lease-ttl",
+            str(self.spec.lease_ttl),
+            "--cluster-token-file",
+            str(self.dir / "cluster-token"),
+            "--fsync",
+            self.spec.fsync,
+            *self.spec.node_flags,
+            listen=f"{ns.ns_ip}:0" if ns is not None else "127.0.0.1:0",
         )
+        proc = self._spawn(node_id, [*ns.exec_prefix(), *cmd] if ns is not None else cmd)
         address = wait_ready(self.dir / "logs" / f"{node_id}.log", proc, timeout)
         self.state.nodes[node_id] = address
         self.save()
@@ -256,12 +272,36 @@ class LocalCluster:
         self.state.pids.pop(name, None)
         self.save()
 
+    def namespace(self, node_id: str) -> netns.Netns | None:
+        raw = self.state.netns.get(node_id)
+        return netns.Netns(**raw) if raw else None
+
+    def partition(self, node_id: str) -> None:
+        """Cut a node placed in its own namespace off from everything."""
+        ns = self.namespace(node_id)
+        if ns is None:
+            raise ValueError(f"{node_id} does not run in a network namespace (ClusterSpec.netns)")
+        netns.partition(ns)
+
+    def heal(self, node_id: str) -> None:
+        ns = self.namespace(node_id)
+        if ns is not None:
+            netns.heal(ns)
+
     def down(self) -> None:
-        """Stop everything this cluster started: router, then nodes, then etcd."""
+        """Stop everything this cluster started: router, then nodes, then etcd; remove namespaces."""
+        for node_id in self.state.netns:  # a partitioned node must be reachable to stop cleanly
+            self.heal(node_id)
         order = sorted(self.state.pids, key=lambda n: (n.startswith("etcd"), n != "router", n))
         for name in order:
             _signal_and_wait(self.state.pids[name], signal.SIGTERM, self._procs.get(name))
         self.state.pids.clear()
+        for node_id in list(self.state.netns):
+            netns.delete(self.namespace(node_id))
+            self.state.netns.pop(node_id)
+        if self.state.bridge:
+            netns.delete_bridge(netns.Bridge(**self.state.bridge))
+            self.state.bridge = {}
         if self.dir.exists():
             self.save()
 

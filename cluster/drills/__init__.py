@@ -1,6 +1,7 @@
 """Drills: real faults under real load on a local cluster, each ending with the checker's verdict.
 
-``dash drill failover --dir D [--runs N] [--json]`` — see ``failover.py``. Each drill writes its artifact
+``dash drill failover|partition --dir D [--runs N] [--json]`` — see ``failover.py``, ``partition.py``.
+Each drill writes its artifact
 (placement before/after with epochs, timings, write unavailability, error counts, checker verdict) to
 ``D/drill-<name>.json``.
 """
@@ -14,8 +15,9 @@ import sys
 from pathlib import Path
 
 from cluster.drills.failover import run_failover
+from cluster.drills.partition import run_partition
 
-DRILLS = {"failover": run_failover}
+DRILLS = {"failover": run_failover, "partition": run_partition}
 
 
 def main(argv: list[str]) -> int:
@@ -24,12 +26,18 @@ def main(argv: list[str]) -> int:
     )
     p.add_argument("name", choices=sorted(DRILLS))
     p.add_argument("--dir", type=Path, required=True, help="directory for the drill's cluster and artifact")
-    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--runs", type=int, default=None, help="default: 20 for failover, 3 for the others")
     p.add_argument("--json", action="store_true", help="print the artifact as JSON")
+    p.add_argument("--keep", action="store_true", help="keep the drill's cluster directory (logs, data)")
     args = p.parse_args(argv)
     cluster_dir = args.dir / f"{args.name}-cluster"
     shutil.rmtree(cluster_dir, ignore_errors=True)
-    result = DRILLS[args.name](cluster_dir, runs=args.runs)
+    runs = args.runs if args.runs is not None else (20 if args.name == "failover" else 3)
+    try:
+        result = DRILLS[args.name](cluster_dir, runs=runs)
+    finally:
+        if not args.keep:
+            shutil.rmtree(cluster_dir, ignore_errors=True)
     args.dir.mkdir(parents=True, exist_ok=True)
     artifact = args.dir / f"drill-{args.name}.json"
     artifact.write_text(json.dumps(result, indent=2) + "\n")

@@ -27,8 +27,14 @@ QUERIES = ("containers handled", "berth", "Berth 0-1-0 handled containers")
 
 
 def check(
-    cluster: LocalCluster, record: LoadRecord, required_ack: str = "replicated", timeout: float = 60
+    cluster: LocalCluster,
+    record: LoadRecord,
+    required_ack: str = "replicated",
+    timeout: float = 60,
+    extra_positions: list[tuple[str, int, int, str]] | tuple = (),
 ) -> dict:
+    """``extra_positions``: more writes some node acknowledged (shard, LSN, epoch, node), for the
+    split-brain check only (e.g. a partitioned leader's, whose history was dropped on rejoin)."""
     out: dict = {"ok": False}
     try:
         views = wait_converged(cluster, timeout)
@@ -60,6 +66,8 @@ def check(
             if node_id:  # a replayed answer names no node: its first answer did
                 leaders[(shard_id, epoch)].add(node_id)
             by_shard[shard_id].append((lsn, epoch))
+    for shard_id, _, epoch, node_id in extra_positions:
+        leaders[(shard_id, epoch)].add(node_id)
     split_brain = [f"{s}@{e}: {sorted(n)}" for (s, e), n in sorted(leaders.items()) if len(n) > 1]
     stale = []
     for shard_id, rows in by_shard.items():

@@ -26,6 +26,10 @@ class VectorConfig:
     expansion_search: int = 128
     dtype: str = "f32"
     exact_below: int = 2048  # below this many allowed keys, exact search over just those keys
+    # Below this many vectors a tenant is searched exactly: perfect recall, and the same answer on every
+    # replica (an HNSW graph depends on the order it was built in, which differs between a replica that
+    # grew with the log and one restored from a snapshot).
+    exact_search_below: int = 10_000
 
 
 def _as_keys(keys: np.ndarray | list[int]) -> np.ndarray:
@@ -122,6 +126,12 @@ class TenantVectors:
         n = len(self._index)
         if k <= 0 or n == 0:
             return np.empty(0, np.uint64), np.empty(0, np.float32)
+        if allowed is None and n <= self.config.exact_search_below:
+            # Brute force in usearch, over-fetched so ties at the cut are broken by key, not build order.
+            m = self._index.search(q, min(2 * k, n), exact=True)
+            keys, sims = np.asarray(m.keys, np.uint64), (1.0 - np.asarray(m.distances)).astype(np.float32)
+            order = np.lexsort((keys, -sims))[:k]
+            return keys[order], sims[order]
         if allowed is None:
             m = self._index.search(q, min(k, n))
             return np.asarray(m.keys, np.uint64), (1.0 - np.asarray(m.distances)).astype(np.float32)
