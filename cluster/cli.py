@@ -10,6 +10,7 @@ import sys
 import grpc
 
 from cluster.local import ClusterSpec, LocalCluster
+from cluster.rebalance import MoveError, move_replica
 from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
 from dash_node.etcd_placement import PlacementStore
 from dash_node.wire import CLUSTER_TOKEN_HEADER
@@ -119,6 +120,11 @@ def main(argv: list[str]) -> int:
     st.add_argument("--json", action="store_true")
     down = sub.add_parser("down", help="stop everything `up` started")
     down.add_argument("--dir", required=True)
+    mv = sub.add_parser("move", help="move a shard replica to another node, online")
+    mv.add_argument("--dir", required=True)
+    mv.add_argument("--shard", required=True)
+    mv.add_argument("--to", required=True, help="node to move the replica to")
+    mv.add_argument("--from", dest="source", default="", help="node the replica leaves (default: a follower)")
     args = p.parse_args(argv)
     try:
         if args.cmd == "up":
@@ -128,13 +134,21 @@ def main(argv: list[str]) -> int:
                 f"router   {state.router}\napi key  {state.api_key}\netcd     {state.etcd}\n"
                 f"state    {args.dir}/cluster.json\nstop with: dash cluster down --dir {args.dir}"
             )
+        elif args.cmd == "move":
+            c = LocalCluster.attach(args.dir)
+            print(
+                json.dumps(
+                    asyncio.run(move_replica(c.state.etcd, c.token, args.shard, args.to, args.source)),
+                    indent=2,
+                )
+            )
         elif args.cmd == "status":
             st = status(LocalCluster.attach(args.dir))
             print(json.dumps(st, indent=2) if args.json else render(st))
         else:
             LocalCluster.attach(args.dir).down()
             print("cluster stopped")
-    except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
+    except (OSError, RuntimeError, TimeoutError, ValueError, MoveError) as exc:
         print(f"dash cluster {args.cmd}: {exc}", file=sys.stderr)
         return 1
     return 0

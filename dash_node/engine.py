@@ -148,7 +148,9 @@ class Engine:
         self.extractor = extractor or SentenceExtractor()
         self.edge_builder = EdgeBuilder(judge or RuleJudge(), self.config.evidence)
         self.epoch = 0
-        self.replicas = 1  # of this shard, from placement: the quorum of a `replicated` write
+        # The shard's voting replicas, from placement (this one among them): a `replicated` write waits
+        # for a majority of them. Standalone: just this one.
+        self.voters: tuple[str, ...] = (self.config.node_id,)
         self._failed: DashError | None = None
         self._closed = False
         self.store = Store(self.path / "state", self.config.store)
@@ -411,10 +413,9 @@ class Engine:
         # Who accepted it: this node, unless this replays an answer first given by another leader.
         node_id = "" if resp.replayed else self.config.node_id
         out.positions.add(shard_id=self.config.shard_id, lsn=resp.lsn, epoch=resp.epoch, node_id=node_id)
-        if write is not None and write.ack == dash_pb2.ACK_LEVEL_REPLICATED:
-            quorum = self.replicas // 2 + 1
-            if self.feed.wait_quorum(resp.lsn, quorum, self.config.replicated_ack_timeout_s):
-                out.ack_met = dash_pb2.ACK_LEVEL_REPLICATED
+        replicated = write is not None and write.ack == dash_pb2.ACK_LEVEL_REPLICATED
+        if replicated and self.feed.wait_quorum(resp.lsn, self.voters, self.config.replicated_ack_timeout_s):
+            out.ack_met = dash_pb2.ACK_LEVEL_REPLICATED
         if self.detector is None:
             out.detected = True
         elif write is not None and write.wait_for_detection:
@@ -637,6 +638,9 @@ class Engine:
         if self._failed is not None:
             item.future.set_exception(Unavailable(f"replica failed closed: {self._failed.message}"))
             return
+        if not item.records:  # a barrier (``drain``)
+            item.future.set_result(self.feed.committed_lsn)
+            return
         touched = Touched()
         txn = self.store.write()
         try:
@@ -669,6 +673,12 @@ class Engine:
         self._since_checkpoint += len(item.records)
         self.feed.publish(item.records)
         item.future.set_result(lsns[-1])
+
+    def drain(self) -> int:
+        """Wait until every write queued before this call has committed; returns the committed LSN."""
+        item = _Replicated([])
+        self._queue.put(item)
+        return item.future.result()
 
     def apply_replicated(self, records: list[WalRecord]) -> int:
         """Follower: apply a run of the leader's records; returns the LSN now durable here."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +44,7 @@ class ShardHost:
         self._leader_of: dict[str, str] = {}
         self._addresses: dict[str, str] = {}  # node id -> address, from placement
         self._followers: dict[str, Follower] = {}
+        self._fenced: dict[str, tuple[int, float]] = {}  # shard -> (epoch, monotonic deadline)
         # Called when a write carries an epoch newer than ours: re-read placement, then re-check.
         self.refresh: Callable[[], None] | None = None
         if not self.clustered:
@@ -52,12 +54,15 @@ class ShardHost:
     # ---- placement ---------------------------------------------------------------------------------
 
     def apply_placement(self, pm: PlacementMap) -> None:
-        """Open replicas newly placed here; update epochs and leadership of all; follow where we do
-        not lead."""
+        """Open replicas newly placed here (learners included); update epochs and leadership of all;
+        follow where we do not lead; retire replicas placed elsewhere now."""
         with self._lock:
             self._addresses = {n.node_id: n.address for n in pm.nodes.values()}
+            placed = {s.shard_id for s in pm.shards.values() if self.node_id in (*s.replicas, *s.learners)}
+            for shard_id in [sid for sid in self._engines if sid not in placed and self.clustered]:
+                self._retire(shard_id)
             for shard in pm.shards.values():
-                if self.node_id not in shard.replicas:
+                if shard.shard_id not in placed:
                     continue
                 leads = shard.leader == self.node_id
                 engine = self._engines.get(shard.shard_id)
@@ -65,16 +70,40 @@ class ShardHost:
                     engine = self._open(shard.shard_id, leads)
                     self._engines[shard.shard_id] = engine
                 engine.epoch = max(engine.epoch, shard.epoch)
-                engine.replicas = len(shard.replicas)
+                engine.voters = shard.replicas
                 self._leads[shard.shard_id] = leads
                 self._leader_of[shard.shard_id] = shard.leader
                 follower = self._followers.get(shard.shard_id)
                 if leads and follower is not None:
                     self._followers.pop(shard.shard_id)
                     follower.stop(wait=False)  # placement is applied on the membership loop: no blocking
-                engine.lead(leads)
+                fence = self._fenced.get(shard.shard_id)
+                if fence is not None and shard.epoch > fence[0]:
+                    self._fenced.pop(shard.shard_id)  # the handoff happened: a new placement ends it
+                    fence = None
+                engine.lead(leads and fence is None)
                 if not leads and follower is None:
                     self._followers[shard.shard_id] = Follower(self, shard.shard_id, self.metadata)
+
+    def _retire(self, shard_id: str) -> None:
+        """A replica moved away: stop following, forget it, then close it and delete its data in the
+        background (placement is applied on the membership loop, which must not block). Holds the lock."""
+        follower = self._followers.pop(shard_id, None)
+        engine = self._engines.pop(shard_id)
+        self._leads.pop(shard_id, None)
+        self._leader_of.pop(shard_id, None)
+        path = self.data_dir / "shards" / shard_id
+
+        def retire() -> None:
+            if follower is not None:
+                follower.stop()
+            engine.close()
+            retired = path.with_name(f"{shard_id}.retired")
+            shutil.rmtree(retired, ignore_errors=True)
+            path.rename(retired)
+            shutil.rmtree(retired, ignore_errors=True)
+
+        threading.Thread(target=retire, name=f"dash-retire-{shard_id}", daemon=True).start()
 
     def _open(self, shard_id: str, leads: bool) -> Engine:
         cfg = replace(self.config, shard_id=shard_id, node_id=self.node_id)
@@ -114,14 +143,14 @@ class ShardHost:
         path = self.data_dir / "shards" / shard_id
         with self._lock:
             old = self._engines[shard_id]
-            epoch, replicas = old.epoch, old.replicas
+            epoch, voters = old.epoch, old.voters
             old.close()
             retired = path.with_name(f"{shard_id}.retired")
             shutil.rmtree(retired, ignore_errors=True)
             path.rename(retired)
             staging.rename(path)
             engine = self._open(shard_id, leads=False)
-            engine.epoch, engine.replicas = epoch, replicas
+            engine.epoch, engine.voters = epoch, voters
             self._engines[shard_id] = engine
         shutil.rmtree(retired, ignore_errors=True)
 
@@ -159,6 +188,12 @@ class ShardHost:
             raise FailedPrecondition(f"write.epoch: {write.epoch} is newer than placement ({engine.epoch})")
         with self._lock:
             leads, leader = self._leads.get(write.shard_id, False), self._leader_of.get(write.shard_id, "")
+            fence = self._fenced.get(write.shard_id)
+        if fence is not None and leads:
+            epoch, deadline = fence
+            if epoch == engine.epoch and time.monotonic() < deadline:
+                raise Unavailable(f"write.shard_id: '{write.shard_id}' is handing its leadership over: retry")
+            self._unfence(write.shard_id)
         if not leads:
             raise FailedPrecondition(
                 f"write.shard_id: node '{self.node_id}' is not the leader of shard '{write.shard_id}' "
@@ -184,6 +219,25 @@ class ShardHost:
                     f"read.max_staleness_ms: this follower of '{shard_id}' is {stale:.2f} s stale"
                 )
         return engine
+
+    def fence(self, shard_id: str, epoch: int, seconds: float) -> int:
+        """Leader handoff: take no more writes for ``shard_id`` at ``epoch`` (for at most ``seconds``),
+        stop the edge builder, let queued writes commit; returns the last committed LSN."""
+        engine = self.for_replication(shard_id)
+        if epoch != engine.epoch:
+            raise StaleEpoch(epoch, engine.epoch)
+        with self._lock:
+            self._fenced[shard_id] = (epoch, time.monotonic() + min(max(seconds, 0.0), 60.0))
+        engine.lead(False)  # the new leader's builder takes the pending claims over
+        return engine.drain()
+
+    def _unfence(self, shard_id: str) -> None:
+        """The fence ran out with placement unchanged (the handoff did not happen): lead again."""
+        with self._lock:
+            self._fenced.pop(shard_id, None)
+            leads = self._leads.get(shard_id, False)
+        if leads:
+            self.engine(shard_id).lead(True)
 
     def is_leader(self, shard_id: str) -> bool:
         with self._lock:

@@ -51,6 +51,9 @@ class ShardPlacement:
     replicas: tuple[str, ...]
     leader: str
     epoch: int = 1
+    # Replicas being built on other nodes (a move in progress): they follow the leader but do not vote
+    # in `replicated` acknowledgements, serve no reads and are not promoted.
+    learners: tuple[str, ...] = ()
 
     def owns(self, position: int) -> bool:
         return self.start <= position < self.end
@@ -58,6 +61,7 @@ class ShardPlacement:
     def to_json(self) -> bytes:
         d = asdict(self)
         d["replicas"] = list(self.replicas)
+        d["learners"] = list(self.learners)
         return json.dumps(d, sort_keys=True).encode()
 
     @classmethod
@@ -70,6 +74,7 @@ class ShardPlacement:
             replicas=tuple(d["replicas"]),
             leader=d["leader"],
             epoch=int(d["epoch"]),
+            learners=tuple(d.get("learners", ())),
         )
 
 

@@ -95,11 +95,14 @@ class Feed:
             self._acks[node_id] = (durable_lsn, time.monotonic())
             self._cond.notify_all()
 
-    def wait_quorum(self, lsn: int, needed: int, timeout: float) -> bool:
-        """Wait until ``needed`` replicas, this leader included, hold ``lsn`` durably."""
+    def wait_quorum(self, lsn: int, voters: tuple[str, ...], timeout: float) -> bool:
+        """Wait until a majority of ``voters`` (the shard's replicas, this leader among them) hold ``lsn``
+        durably; learners' acknowledgements do not count."""
+        needed = len(voters) // 2 + 1
 
         def enough() -> bool:
-            return 1 + sum(1 for durable, _ in self._acks.values() if durable >= lsn) >= needed
+            others = sum(1 for node, (durable, _) in self._acks.items() if node in voters and durable >= lsn)
+            return 1 + others >= needed
 
         with self._cond:
             return self._cond.wait_for(enough, timeout)

@@ -85,6 +85,9 @@ class NodeService:
     def FetchSnapshot(self, req: node_pb2.FetchSnapshotRequest, context: grpc.ServicerContext):
         return leader.snapshot_chunks(self.host, req)
 
+    def Fence(self, req: node_pb2.FenceRequest) -> node_pb2.FenceResponse:
+        return node_pb2.FenceResponse(applied_lsn=self.host.fence(req.shard_id, req.epoch, req.seconds))
+
     def ListClaims(self, req: node_pb2.ListClaimsRequest) -> node_pb2.ListClaimsResponse:
         engine = self.host.engine(req.shard_id)
         lsn = engine.feed.committed_lsn

@@ -7,6 +7,7 @@ import pytest
 from cluster import netns
 from cluster.drills.failover import run_failover
 from cluster.drills.partition import run_partition
+from cluster.drills.rebalance import run_rebalance
 
 
 def test_failover_drill_loses_nothing_and_promotes_within_bounds(tmp_path) -> None:
@@ -31,3 +32,20 @@ def test_partition_drill_fences_the_cut_off_leader_without_split_brain(tmp_path)
     assert 0 < run["leader_stopped_accepting_after_seconds"] <= run["lease_ttl_seconds"]
     assert run["probe_refusals_after_cut"]
     assert run["new_leader"] != run["partitioned_leader"] and run["epoch"][1] > run["epoch"][0]
+
+
+def test_rebalance_drill_moves_a_follower_and_a_leader_without_client_errors(tmp_path) -> None:
+    result = run_rebalance(tmp_path / "c", runs=2, warmup_writes=20)
+    follower_move, leader_move = result["results"]
+    for run in result["results"]:
+        assert run["checker"]["ok"], run["checker"]
+        assert run["write_errors"] == {} and run["read_errors"] == {}
+        move = run["move"]
+        assert move["to"] in move["after"]["replicas"] and move["from"] not in move["after"]["replicas"]
+        assert move["after"]["epoch"] > move["before"]["epoch"]
+        assert run["placement_after"][move["shard_id"]]["replicas"] == move["after"]["replicas"]
+    assert not follower_move["move"]["leader_handoff"]
+    assert leader_move["move"]["leader_handoff"] and leader_move["move"]["fenced_at_lsn"] > 0
+    assert (
+        leader_move["placement_after"][leader_move["move"]["shard_id"]]["leader"] == leader_move["move"]["to"]
+    )

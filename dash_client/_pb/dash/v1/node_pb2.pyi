@@ -7,6 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FenceRequest(_message.Message):
+    __slots__ = ("shard_id", "epoch", "seconds")
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    shard_id: str
+    epoch: int
+    seconds: float
+    def __init__(self, shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class FenceResponse(_message.Message):
+    __slots__ = ("applied_lsn",)
+    APPLIED_LSN_FIELD_NUMBER: _ClassVar[int]
+    applied_lsn: int
+    def __init__(self, applied_lsn: _Optional[int] = ...) -> None: ...
+
 class ListClaimsRequest(_message.Message):
     __slots__ = ("tenant_id", "shard_id")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

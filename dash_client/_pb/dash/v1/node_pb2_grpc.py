@@ -90,6 +90,11 @@ class NodeStub:
                 request_serializer=dash_dot_v1_dot_node__pb2.ListClaimsRequest.SerializeToString,
                 response_deserializer=dash_dot_v1_dot_node__pb2.ListClaimsResponse.FromString,
                 _registered_method=True)
+        self.Fence = channel.unary_unary(
+                '/dash.v1.Node/Fence',
+                request_serializer=dash_dot_v1_dot_node__pb2.FenceRequest.SerializeToString,
+                response_deserializer=dash_dot_v1_dot_node__pb2.FenceResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -166,6 +171,14 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Fence(self, request, context):
+        """Leader handoff: stop taking writes for a shard at this epoch (for at most `seconds`), let what is
+        queued commit, and say the last LSN; the new leader takes over once it holds that LSN.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +236,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.ListClaims,
                     request_deserializer=dash_dot_v1_dot_node__pb2.ListClaimsRequest.FromString,
                     response_serializer=dash_dot_v1_dot_node__pb2.ListClaimsResponse.SerializeToString,
+            ),
+            'Fence': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fence,
+                    request_deserializer=dash_dot_v1_dot_node__pb2.FenceRequest.FromString,
+                    response_serializer=dash_dot_v1_dot_node__pb2.FenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -522,6 +540,33 @@ class Node:
             '/dash.v1.Node/ListClaims',
             dash_dot_v1_dot_node__pb2.ListClaimsRequest.SerializeToString,
             dash_dot_v1_dot_node__pb2.ListClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dash.v1.Node/Fence',
+            dash_dot_v1_dot_node__pb2.FenceRequest.SerializeToString,
+            dash_dot_v1_dot_node__pb2.FenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,96 @@
+"""Rebalance drill: move shard replicas between nodes under sustained load — a follower's, then a
+leader's (a fenced handoff) — and check that the data moved, nothing was lost or written twice, and the
+clients (with the SDK's retries) saw no error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from cluster.drills.checker import check
+from cluster.drills.failover import placement_summary, wait_for
+from cluster.drills.load import Load, unavailability
+from cluster.local import ClusterSpec, LocalCluster
+from cluster.rebalance import move_replica
+from cluster.replicas import placement, shard_views
+
+
+def _moves(cluster: LocalCluster, run: int) -> tuple[str, str, str]:
+    """(shard, from, to) for this run: odd runs move a leader, even runs a follower, to a node without
+    a replica of that shard."""
+    pm = placement(cluster)
+    shard = pm.shards[sorted(pm.shards)[run % len(pm.shards)]]
+    source = shard.leader if run % 2 else next(n for n in shard.replicas if n != shard.leader)
+    target = next(n for n in sorted(pm.nodes) if n not in shard.replicas)
+    return shard.shard_id, source, target
+
+
+def _views(cluster: LocalCluster) -> dict:
+    return {sid: shard_views(cluster, sid, digest=False) for sid in placement(cluster).shards}
+
+
+def rebalance_run(cluster: LocalCluster, run: int, writers: int, readers: int, warmup_writes: int) -> dict:
+    before = placement_summary(cluster)
+    shard_id, source, target = _moves(cluster, run)
+    with Load(cluster.router, cluster.api_key, writers, readers, tag=f"m{run}-") as load:
+        wait_for(lambda: load.acked_count() >= warmup_writes, 60, "writes to flow")
+        counts_before = {
+            sid: max((v.claims for v in vs.values()), default=0) for sid, vs in _views(cluster).items()
+        }
+        moved_at = time.monotonic()
+        move = asyncio.run(move_replica(cluster.state.etcd, cluster.token, shard_id, target, source))
+        done_at = time.monotonic()
+        resumed_from = load.acked_count()
+        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes after the move")
+        # The source drops its replica once it sees the new placement.
+        wait_for(
+            lambda: not (cluster.dir / "nodes" / source / "shards" / shard_id).exists(),
+            30,
+            f"{source} to drop its replica of {shard_id}",
+        )
+        record = load.stop()
+    verdict = check(cluster, record)
+    last = max(a.at for a in record.acks)
+    return {
+        "run": run,
+        "move": move,
+        "placement_before": before,
+        "placement_after": placement_summary(cluster),
+        "claims_per_shard_before": counts_before,
+        "claims_per_shard_after": verdict.get("claims_per_shard"),
+        "source_replica_dropped": True,
+        "write_unavailability_seconds": round(unavailability(record.acks, moved_at, last), 3),
+        "move_seconds": round(done_at - moved_at, 3),
+        "acknowledged_writes": len(record.acks),
+        "write_errors": dict(record.write_errors),
+        "reads": record.reads,
+        "read_errors": dict(record.read_errors),
+        "partial_reads": record.partial_reads,
+        "checker": verdict,
+    }
+
+
+def run_rebalance(
+    directory: Path, runs: int = 2, writers: int = 2, readers: int = 1, warmup_writes: int = 200
+) -> dict:
+    spec = ClusterSpec(nodes=4, shards=2, replicas=2, lease_ttl=2)
+    started = time.monotonic()
+    with LocalCluster(directory, spec) as cluster:
+        results = [rebalance_run(cluster, run, writers, readers, warmup_writes) for run in range(runs)]
+    return {
+        "drill": "rebalance",
+        "spec": {"nodes": spec.nodes, "shards": spec.shards, "replicas": spec.replicas},
+        "runs": len(results),
+        "seconds": round(time.monotonic() - started, 1),
+        "lost": sum(r["checker"].get("lost_count", 0) for r in results),
+        "duplicated": sum(r["checker"].get("duplicated_count", 0) for r in results),
+        "client_errors": sum(
+            sum(r["write_errors"].values()) + sum(r["read_errors"].values()) for r in results
+        ),
+        "all_checks_ok": all(
+            r["checker"]["ok"] and not r["write_errors"] and not r["read_errors"] for r in results
+        ),
+        "results": results,
+    }

@@ -1,0 +1,123 @@
+"""Moving a shard replica to another node, online: ``dash cluster move --shard S --to NODE``.
+
+1. The target joins as a *learner* (one placement transaction, epoch + 1): it opens an empty replica and
+   follows the leader — from the leader's WAL, or from a snapshot if the WAL no longer reaches back —
+   without voting in `replicated` acknowledgements or serving reads.
+2. Once it has caught up, if the replica leaving is the leader, the leader is fenced: it takes no more
+   writes (clients' retries ride this out), lets queued writes commit and says its last LSN; the
+   target must hold that LSN before the switch.
+3. One transaction switches placement (the target becomes a voter — and the leader, if the leader
+   left — the source is dropped, epoch + 1). Routers follow their watch; the source retires its replica
+   and deletes its data once it sees the new placement.
+
+Each transaction holds only if the shard's key is unchanged since it was read, so a move never races a
+failover into an inconsistent placement: it fails and can be run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import grpc
+
+from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
+from dash_node.etcd_placement import PlacementStore
+from dash_node.placement import PlacementMap, ShardPlacement
+from dash_node.wire import CLUSTER_TOKEN_HEADER
+
+FENCE_SECONDS = 10.0
+
+
+class MoveError(Exception):
+    """The move cannot be made (bad arguments, or placement changed under it)."""
+
+
+def _node_call(address: str, token: str, method: str, request, timeout: float = 5.0):
+    with grpc.insecure_channel(address) as channel:
+        return getattr(node_pb2_grpc.NodeStub(channel), method)(
+            request, timeout=timeout, metadata=[(CLUSTER_TOKEN_HEADER, token)]
+        )
+
+
+def _applied(pm: PlacementMap, node_id: str, shard_id: str, token: str) -> int:
+    stats = _node_call(pm.nodes[node_id].address, token, "Stats", node_pb2.StatsRequest(shard_id=shard_id))
+    return stats.applied_lsn
+
+
+async def _swap(store: PlacementStore, pm: PlacementMap, new: ShardPlacement) -> PlacementMap:
+    if not await store.replace_shards({new.shard_id: pm.shard_revisions[new.shard_id]}, [new]):
+        raise MoveError(f"placement of {new.shard_id} changed during the move (a failover?): run it again")
+    return await store.load()
+
+
+async def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise MoveError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def move_replica(
+    etcd: str, token: str, shard_id: str, to: str, source: str = "", timeout: float = 120.0
+) -> dict:
+    """Move the replica of ``shard_id`` on ``source`` (default: a follower) to node ``to``; returns a
+    record of the move (placements before and after, timings)."""
+    store = PlacementStore(etcd)
+    started = time.monotonic()
+    try:
+        pm = await store.load()
+        shard = pm.shards.get(shard_id)
+        if shard is None:
+            raise MoveError(f"--shard: no shard '{shard_id}'")
+        if to not in pm.nodes:
+            raise MoveError(f"--to: node '{to}' is not registered")
+        if to in shard.replicas:
+            raise MoveError(f"--to: node '{to}' already holds a replica of '{shard_id}'")
+        followers = [n for n in shard.replicas if n != shard.leader]
+        source = source or (followers[0] if followers else shard.leader)
+        if source not in shard.replicas:
+            raise MoveError(f"--from: node '{source}' holds no replica of '{shard_id}'")
+        before = shard
+        pm = await _swap(store, pm, replace(shard, learners=(to,), epoch=shard.epoch + 1))
+        leader = pm.shards[shard_id].leader
+        target = _applied(pm, leader, shard_id, token)
+        await _wait(lambda: _applied(pm, to, shard_id, token) >= target, timeout, f"{to} to catch up")
+        caught_up = time.monotonic()
+        new_leader, fenced_lsn = leader, None
+        if source == leader:
+            new_leader = to
+            epoch = pm.shards[shard_id].epoch
+            fence = node_pb2.FenceRequest(shard_id=shard_id, epoch=epoch, seconds=FENCE_SECONDS)
+            fenced_lsn = _node_call(pm.nodes[leader].address, token, "Fence", fence).applied_lsn
+            await _wait(
+                lambda: _applied(pm, to, shard_id, token) >= fenced_lsn,
+                FENCE_SECONDS,
+                f"{to} to reach the fence",
+            )
+        current = pm.shards[shard_id]
+        after = replace(
+            current,
+            replicas=(*(n for n in current.replicas if n != source), to),
+            learners=(),
+            leader=new_leader,
+            epoch=current.epoch + 1,
+        )
+        await _swap(store, pm, after)
+        return {
+            "shard_id": shard_id,
+            "from": source,
+            "to": to,
+            "before": {"replicas": list(before.replicas), "leader": before.leader, "epoch": before.epoch},
+            "after": {"replicas": list(after.replicas), "leader": after.leader, "epoch": after.epoch},
+            "leader_handoff": source == before.leader,
+            "fenced_at_lsn": fenced_lsn,
+            "catch_up_seconds": round(caught_up - started, 3),
+            "seconds": round(time.monotonic() - started, 3),
+        }
+    except grpc.RpcError as exc:
+        raise MoveError(f"a node did not answer: {exc.code().name}: {exc.details()}") from exc
+    finally:
+        await store.close()
