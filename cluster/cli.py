@@ -10,7 +10,7 @@ import sys
 import grpc
 
 from cluster.local import ClusterSpec, LocalCluster
-from cluster.rebalance import MoveError, move_replica
+from cluster.rebalance import MoveError, move_replica, split_shard
 from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
 from dash_node.etcd_placement import PlacementStore
 from dash_node.wire import CLUSTER_TOKEN_HEADER
@@ -125,6 +125,10 @@ def main(argv: list[str]) -> int:
     mv.add_argument("--shard", required=True)
     mv.add_argument("--to", required=True, help="node to move the replica to")
     mv.add_argument("--from", dest="source", default="", help="node the replica leaves (default: a follower)")
+    sp = sub.add_parser("split", help="split a shard's key range in two, online")
+    sp.add_argument("--dir", required=True)
+    sp.add_argument("--shard", required=True)
+    sp.add_argument("--at", type=lambda x: int(x, 0), default=None, help="split point (default: the middle)")
     args = p.parse_args(argv)
     try:
         if args.cmd == "up":
@@ -142,6 +146,9 @@ def main(argv: list[str]) -> int:
                     indent=2,
                 )
             )
+        elif args.cmd == "split":
+            c = LocalCluster.attach(args.dir)
+            print(json.dumps(asyncio.run(split_shard(c.state.etcd, c.token, args.shard, args.at)), indent=2))
         elif args.cmd == "status":
             st = status(LocalCluster.attach(args.dir))
             print(json.dumps(st, indent=2) if args.json else render(st))

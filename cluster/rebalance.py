@@ -121,3 +121,98 @@ async def move_replica(
         raise MoveError(f"a node did not answer: {exc.code().name}: {exc.details()}") from exc
     finally:
         await store.close()
+
+
+async def split_shard(
+    etcd: str, token: str, shard_id: str, at: int | None = None, timeout: float = 120.0
+) -> dict:
+    """Split ``shard_id`` at ``at`` (default: the middle of its range) into ``<id>-0`` and ``<id>-1``
+    on the same replicas, online; returns a record of the split."""
+    store = PlacementStore(etcd)
+    started = time.monotonic()
+    try:
+        pm = await store.load()
+        shard = pm.shards.get(shard_id)
+        if shard is None or not shard.serving:
+            raise MoveError(f"--shard: no serving shard '{shard_id}'")
+        at = (shard.start + shard.end) // 2 if at is None else at
+        if not shard.start < at < shard.end:
+            raise MoveError(f"--at: {at} is not inside the shard's range [{shard.start}, {shard.end})")
+        halves = [
+            replace(
+                shard, shard_id=f"{shard_id}-0", end=at, source=shard_id, learners=(), epoch=shard.epoch + 1
+            ),
+            replace(
+                shard, shard_id=f"{shard_id}-1", start=at, source=shard_id, learners=(), epoch=shard.epoch + 1
+            ),
+        ]
+        # 1. The halves appear on the shard's replicas and copy it (following its leader).
+        expected = {shard_id: pm.shard_revisions[shard_id], **{h.shard_id: 0 for h in halves}}
+        if not await store.replace_shards(expected, halves):
+            raise MoveError(f"placement of {shard_id} changed (or a half exists already): run it again")
+        pm = await store.load()
+        leader = shard.leader
+        target = _applied(pm, leader, shard_id, token)
+        for h in halves:
+            for node in h.replicas:
+                await _wait(
+                    lambda h=h, node=node: _applied(pm, node, h.shard_id, token) >= target,
+                    timeout,
+                    f"{h.shard_id} on {node}",
+                )
+        copied = time.monotonic()
+        # 2. Fence the shard's leader; every copy must hold its last LSN.
+        fence = node_pb2.FenceRequest(shard_id=shard_id, epoch=shard.epoch, seconds=FENCE_SECONDS)
+        fenced_lsn = _node_call(pm.nodes[leader].address, token, "Fence", fence).applied_lsn
+        for h in halves:
+            for node in h.replicas:
+                await _wait(
+                    lambda h=h, node=node: _applied(pm, node, h.shard_id, token) >= fenced_lsn,
+                    FENCE_SECONDS,
+                    f"{h.shard_id} on {node} to reach the fence",
+                )
+        # 3. One transaction: the halves serve, the shard is gone.
+        final = [replace(h, source="", epoch=h.epoch + 1) for h in halves]
+        expected = {
+            shard_id: pm.shard_revisions[shard_id],
+            **{h.shard_id: pm.shard_revisions[h.shard_id] for h in halves},
+        }
+        if not await store.replace_shards(expected, final, remove=(shard_id,)):
+            raise MoveError(f"placement of {shard_id} changed during the split: run it again")
+        switched = time.monotonic()
+        pm = await store.load()
+        # 4. Each half's leader drops the other half's claims (once it has applied the new placement).
+        trimmed = {}
+        for h in final:
+            request = node_pb2.TrimRequest(shard_id=h.shard_id, epoch=h.epoch)
+
+            def trim(h=h, request=request) -> bool:
+                try:
+                    trimmed[h.shard_id] = _node_call(
+                        pm.nodes[h.leader].address, token, "TrimToRange", request
+                    ).lsn
+                    return True
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                        raise
+                    return False  # the node has not seen the new placement yet
+
+            await _wait(trim, timeout, f"{h.shard_id} to trim")
+        return {
+            "shard_id": shard_id,
+            "at": hex(at),
+            "halves": {
+                h.shard_id: {"range": [hex(h.start), hex(h.end)], "epoch": h.epoch, "leader": h.leader}
+                for h in final
+            },
+            "epoch_before": shard.epoch,
+            "fenced_at_lsn": fenced_lsn,
+            "trimmed_at_lsn": trimmed,
+            "copy_seconds": round(copied - started, 3),
+            "fence_to_switch_seconds": round(switched - copied, 3),
+            "seconds": round(time.monotonic() - started, 3),
+        }
+    except grpc.RpcError as exc:
+        raise MoveError(f"a node did not answer: {exc.code().name}: {exc.details()}") from exc
+    finally:
+        await store.close()

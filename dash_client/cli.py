@@ -118,7 +118,7 @@ DELEGATED = {
     ("node", "serve"): ("dash_node.server", "serve DASH shard replicas over gRPC"),
     ("router", "serve"): ("dash_router.server", "serve the public API in front of a cluster"),
     ("cluster",): ("cluster.cli", "up | status | down: a local cluster of real processes"),
-    ("drill",): ("cluster.drills", "failover | partition | rebalance: drills under load, with a checker"),
+    ("drill",): ("cluster.drills", "failover|partition|rebalance|split: drills under load + checker"),
     ("trace", "show"): ("dash_client.trace_view", "a trace from a JSONL trace file as a waterfall"),
 }
 

@@ -13,6 +13,7 @@ import lmdb
 
 from dash_client._pb.dash.v1 import types_pb2, wal_pb2
 from dash_node.errors import AlreadyExists, InvalidArgument, NotFound
+from dash_node.placement import KEYSPACE, claim_routing_key, routing_hash
 from dash_node.store import Store
 
 
@@ -41,6 +42,8 @@ def apply_batch(
     """Apply ``batch`` at ``lsn`` inside ``txn``; raise a DashError (and leave txn to be aborted) if it
     conflicts with the state. ``items_field`` names the upserts in errors as the client wrote them
     (``items[3]`` for a batch, ``item`` for a single ingest)."""
+    if batch.HasField("trim"):
+        return _trim(store, txn, batch.trim, lsn)
     tenant = batch.tenant_id
     touched = Touched()
     dim = store.tenant_dim(txn, tenant)
@@ -99,6 +102,19 @@ def apply_batch(
         touched.claims.add((tenant, claim_id))
     if batch.commit_id:
         store.put_commit(txn, tenant, batch.commit_id, batch.fingerprint, batch.response.SerializeToString())
+    return touched
+
+
+def _trim(store: Store, txn: lmdb.Transaction, trim: wal_pb2.RangeTrim, lsn: int) -> Touched:
+    """Delete every claim whose routing position falls outside [start, end) — the other half of a split."""
+    end = trim.end or KEYSPACE
+    touched = Touched()
+    for tenant in store.tenants(txn):
+        for claim in list(store.iter_claims(txn, tenant)):
+            key = claim.routing_key or claim_routing_key(claim.claim_id, claim.subject, list(claim.entities))
+            if not trim.start <= routing_hash(tenant, key) < end:
+                store.delete_claim(txn, tenant, claim.claim_id, lsn)
+                touched.claims.add((tenant, claim.claim_id))
     return touched
 
 

@@ -54,6 +54,7 @@ from dash_node.extract import Extractor, SentenceExtractor
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.metrics import NODE as METRICS
+from dash_node.placement import KEYSPACE, claim_routing_key, document_routing_key
 from dash_node.planner import Planner, RankingWeights, TemporalConfig
 from dash_node.replication import Feed, file_crc
 from dash_node.store import Store, StoreConfig
@@ -331,17 +332,23 @@ class Engine:
         if self.config.tenants is not None and tenant_id not in self.config.tenants:
             raise NotFound(f"tenant_id: unknown tenant '{tenant_id}'")
 
-    def _upsert_batch(self, tenant_id: str, items: list[types_pb2.ClaimInput]) -> wal_pb2.WalBatch:
+    def _upsert_batch(
+        self, tenant_id: str, items: list[types_pb2.ClaimInput], routing_key: str = ""
+    ) -> wal_pb2.WalBatch:
         """A write of claims in WAL form: resolved items and the transaction time, marked for the edge
-        builder when it is on."""
-        batch = wal_pb2.WalBatch(tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items))
+        builder when it is on. ``routing_key``: the document's, for its sentences."""
+        batch = wal_pb2.WalBatch(
+            tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items, routing_key)
+        )
         batch.recorded_at.CopyFrom(batch.upserts[0].claim.recorded_at)
         batch.detect = self.detector is not None
         return batch
 
-    def _resolve_items(self, tenant_id: str, items: Iterable[types_pb2.ClaimInput]) -> list:
-        """Copy items into WAL form: tenant and times stamped, evidence/edges owned, missing vectors
-        embedded with the node's embedder (so replay never re-embeds)."""
+    def _resolve_items(
+        self, tenant_id: str, items: Iterable[types_pb2.ClaimInput], routing_key: str = ""
+    ) -> list:
+        """Copy items into WAL form: tenant, times and routing key stamped, evidence/edges owned,
+        missing vectors embedded with the node's embedder (so replay never re-embeds)."""
         now = _now()
         out = []
         for item in items:
@@ -349,6 +356,7 @@ class Engine:
             it.CopyFrom(item)
             c = it.claim
             c.tenant_id = tenant_id
+            c.routing_key = routing_key or claim_routing_key(c.claim_id, c.subject, list(c.entities))
             c.recorded_at.CopyFrom(now)
             c.ClearField("superseded_at")
             for ev in it.evidence:
@@ -496,7 +504,14 @@ class Engine:
             raise InvalidArgument("document.text", "no sentence could be extracted")
         if len(items) > self.config.limits.max_batch_items:
             raise ResourceExhausted(f"document.text: yields {len(items)} claims, over the batch limit")
-        return self._submit(self._upsert_batch(tenant_id, items), write, started=started)
+        key = document_routing_key(document.doc_id)
+        return self._submit(self._upsert_batch(tenant_id, items, key), write, started=started)
+
+    def trim_to_range(self, start: int, end: int) -> dash_pb2.WriteResponse:
+        """After a split: drop every claim whose routing position is outside [start, end) (end 2^64:
+        the end of the keyspace), through the WAL so every replica drops the same ones."""
+        trim = wal_pb2.RangeTrim(start=start, end=0 if end >= KEYSPACE else end)
+        return self._submit(wal_pb2.WalBatch(trim=trim), None, "trim")
 
     def upsert_evidence(
         self, tenant_id: str, evidence: list[types_pb2.Evidence], write: dash_pb2.WriteOptions | None = None

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHECK_INTERVAL_S = 0.1
+CHECK_INTERVAL_S = 0.05
 PEER_TIMEOUT_S = 0.5
 
 

@@ -66,18 +66,19 @@ class Follower:
     def _run(self) -> None:
         backoff = 0.05
         while not self._stop.is_set():
-            address = self.host.leader_address(self.shard_id)
-            if address is None:
+            target = self.host.leader_address(self.shard_id)
+            if target is None:
                 self._stop.wait(0.1)
                 continue
+            address, stream = target
             try:
                 with grpc.insecure_channel(address, options=_OPTIONS) as channel:
                     stub = node_pb2_grpc.NodeStub(channel)
                     try:
-                        self._follow(stub)
+                        self._follow(stub, target)
                     except NeedSnapshot as exc:
                         log.warning("shard %s: %s; fetching a snapshot from %s", self.shard_id, exc, address)
-                        self._bootstrap(stub)
+                        self._bootstrap(stub, stream)
                 backoff = 0.05
             except (grpc.RpcError, DashError, OSError) as exc:
                 if self._stop.is_set():
@@ -86,17 +87,20 @@ class Follower:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 1.0)
 
-    def _follow(self, stub: node_pb2_grpc.NodeStub) -> None:
+    def _follow(self, stub: node_pb2_grpc.NodeStub, target: tuple[str, str]) -> None:
+        """Tail ``target`` (leader address, stream shard) until it stops being what to follow."""
         engine = self.host.engine(self.shard_id)
         last = engine.feed.committed_lsn
+        stream = target[1]
         acks: queue.Queue = queue.Queue()
         acks.put(
             node_pb2.ReplicateRequest(
-                shard_id=self.shard_id,
+                shard_id=stream,
                 node_id=self.host.node_id,
                 last_lsn=last,
                 last_crc=engine.crc_at(last) or 0,
                 durable_lsn=last,
+                replica_shard_id="" if stream == self.shard_id else self.shard_id,
             )
         )
 
@@ -107,8 +111,8 @@ class Follower:
         self._call = call = stub.Replicate(requests(), metadata=self._metadata)
         try:
             for resp in call:
-                if self._stop.is_set() or self.host.leader_address(self.shard_id) is None:
-                    return
+                if self._stop.is_set() or self.host.leader_address(self.shard_id) != target:
+                    return  # stopped, or placement names another leader or stream now
                 if resp.records:
                     records = [WalRecord(r.lsn, r.type, r.payload) for r in resp.records]
                     try:
@@ -130,11 +134,11 @@ class Follower:
             call.cancel()
             self._call = None
 
-    def _bootstrap(self, stub: node_pb2_grpc.NodeStub) -> None:
-        """Fetch, verify and install a snapshot of the leader's replica."""
+    def _bootstrap(self, stub: node_pb2_grpc.NodeStub, stream: str) -> None:
+        """Fetch, verify and install a snapshot of the leader's replica of ``stream``."""
         staging = self.host.staging_dir(self.shard_id)
         manifest = None
-        request = node_pb2.FetchSnapshotRequest(shard_id=self.shard_id, node_id=self.host.node_id)
+        request = node_pb2.FetchSnapshotRequest(shard_id=stream, node_id=self.host.node_id)
         for chunk in stub.FetchSnapshot(request, metadata=self._metadata):
             if chunk.HasField("manifest"):
                 manifest = chunk.manifest

@@ -21,7 +21,7 @@ from dash_client._pb.dash.v1 import dash_pb2
 from dash_node.engine import Engine, EngineConfig
 from dash_node.errors import FailedPrecondition, NotFound, StaleEpoch, Unavailable
 from dash_node.follower import Follower
-from dash_node.placement import PlacementMap
+from dash_node.placement import PlacementMap, ShardPlacement
 from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 
@@ -45,6 +45,8 @@ class ShardHost:
         self._addresses: dict[str, str] = {}  # node id -> address, from placement
         self._followers: dict[str, Follower] = {}
         self._fenced: dict[str, tuple[int, float]] = {}  # shard -> (epoch, monotonic deadline)
+        self._shards: dict[str, ShardPlacement] = {}  # placement of the shards hosted here
+        self._leader_of_all: dict[str, str] = {}  # every shard's leader (a split's halves follow another)
         # Called when a write carries an epoch newer than ours: re-read placement, then re-check.
         self.refresh: Callable[[], None] | None = None
         if not self.clustered:
@@ -58,13 +60,15 @@ class ShardHost:
         follow where we do not lead; retire replicas placed elsewhere now."""
         with self._lock:
             self._addresses = {n.node_id: n.address for n in pm.nodes.values()}
+            self._leader_of_all = {s.shard_id: s.leader for s in pm.shards.values()}
             placed = {s.shard_id for s in pm.shards.values() if self.node_id in (*s.replicas, *s.learners)}
             for shard_id in [sid for sid in self._engines if sid not in placed and self.clustered]:
                 self._retire(shard_id)
             for shard in pm.shards.values():
                 if shard.shard_id not in placed:
                     continue
-                leads = shard.leader == self.node_id
+                leads = shard.leader == self.node_id and shard.serving
+                self._shards[shard.shard_id] = shard
                 engine = self._engines.get(shard.shard_id)
                 if engine is None:
                     engine = self._open(shard.shard_id, leads)
@@ -90,6 +94,7 @@ class ShardHost:
         background (placement is applied on the membership loop, which must not block). Holds the lock."""
         follower = self._followers.pop(shard_id, None)
         engine = self._engines.pop(shard_id)
+        self._shards.pop(shard_id, None)
         self._leads.pop(shard_id, None)
         self._leader_of.pop(shard_id, None)
         path = self.data_dir / "shards" / shard_id
@@ -111,13 +116,17 @@ class ShardHost:
 
     # ---- replication -------------------------------------------------------------------------------
 
-    def leader_address(self, shard_id: str) -> str | None:
-        """Where this node's replica of ``shard_id`` should follow from (None: it leads, or the leader
-        is not registered)."""
+    def leader_address(self, shard_id: str) -> tuple[str, str] | None:
+        """What this node's replica of ``shard_id`` should follow: the address of the leader and the
+        shard whose stream to ask for — its own, or for a half of a split in progress the shard being
+        split (whose leader may be this very node). None: it leads, or the leader is not registered."""
         with self._lock:
-            if self._leads.get(shard_id, True):
+            shard = self._shards.get(shard_id)
+            if shard is None or self._leads.get(shard_id, True):
                 return None
-            return self._addresses.get(self._leader_of.get(shard_id, ""))
+            stream = shard.source or shard_id
+            address = self._addresses.get(self._leader_of_all.get(stream, ""))
+            return (address, stream) if address else None
 
     def for_replication(self, shard_id: str) -> Engine:
         """The replica a follower streams from: ours, if we lead the shard."""
@@ -230,6 +239,15 @@ class ShardHost:
             self._fenced[shard_id] = (epoch, time.monotonic() + min(max(seconds, 0.0), 60.0))
         engine.lead(False)  # the new leader's builder takes the pending claims over
         return engine.drain()
+
+    def trim(self, shard_id: str, epoch: int) -> dash_pb2.WriteResponse:
+        """After a split, on the leader of a half: drop the claims outside the shard's range."""
+        engine = self.for_replication(shard_id)
+        if epoch != engine.epoch:
+            raise StaleEpoch(epoch, engine.epoch)
+        with self._lock:
+            shard = self._shards[shard_id]
+        return engine.trim_to_range(shard.start, shard.end)
 
     def _unfence(self, shard_id: str) -> None:
         """The fence ran out with placement unchanged (the handoff did not happen): lead again."""

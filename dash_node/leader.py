@@ -45,9 +45,11 @@ def stream_records(
             f"last_lsn: the follower's record {position} is not this leader's (history diverged, or the "
             "WAL no longer holds it): fetch a snapshot"
         )
-    feed.ack(first.node_id, first.durable_lsn)
+    # A half of a split in progress acknowledges under its own name, so it never counts as a voter.
+    who = f"{first.node_id}/{first.replica_shard_id}" if first.replica_shard_id else first.node_id
+    feed.ack(who, first.durable_lsn)
     threading.Thread(
-        target=_read_acks, args=(requests, feed, first.node_id), name="dash-repl-acks", daemon=True
+        target=_read_acks, args=(requests, feed, who), name="dash-repl-acks", daemon=True
     ).start()
     while active() and host.is_leader(first.shard_id) and not engine.closed:
         records = engine.records_after(position)

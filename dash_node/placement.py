@@ -54,6 +54,13 @@ class ShardPlacement:
     # Replicas being built on other nodes (a move in progress): they follow the leader but do not vote
     # in `replicated` acknowledgements, serve no reads and are not promoted.
     learners: tuple[str, ...] = ()
+    # A half of a split in progress: built from shard ``source`` (its replicas follow that shard's
+    # leader); it takes no traffic until the split switches placement over to it.
+    source: str = ""
+
+    @property
+    def serving(self) -> bool:
+        return not self.source
 
     def owns(self, position: int) -> bool:
         return self.start <= position < self.end
@@ -75,6 +82,7 @@ class ShardPlacement:
             leader=d["leader"],
             epoch=int(d["epoch"]),
             learners=tuple(d.get("learners", ())),
+            source=d.get("source", ""),
         )
 
 
@@ -108,12 +116,13 @@ class PlacementMap:
 
     def shard_for(self, position: int) -> ShardPlacement:
         for shard in self.shards.values():
-            if shard.owns(position):
+            if shard.serving and shard.owns(position):
                 return shard
         raise LookupError(f"no shard owns position {position}")
 
     def ordered(self) -> list[ShardPlacement]:
-        return sorted(self.shards.values(), key=lambda s: s.start)
+        """The serving shards, by range (halves of a split in progress are left out)."""
+        return sorted((s for s in self.shards.values() if s.serving), key=lambda s: s.start)
 
     def covers_keyspace(self) -> bool:
         """The shards tile [0, 2^64) with no gap or overlap."""

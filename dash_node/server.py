@@ -88,6 +88,9 @@ class NodeService:
     def Fence(self, req: node_pb2.FenceRequest) -> node_pb2.FenceResponse:
         return node_pb2.FenceResponse(applied_lsn=self.host.fence(req.shard_id, req.epoch, req.seconds))
 
+    def TrimToRange(self, req: node_pb2.TrimRequest) -> dash_pb2.WriteResponse:
+        return self.host.trim(req.shard_id, req.epoch)
+
     def ListClaims(self, req: node_pb2.ListClaimsRequest) -> node_pb2.ListClaimsResponse:
         engine = self.host.engine(req.shard_id)
         lsn = engine.feed.committed_lsn

@@ -369,6 +369,9 @@ class Router:
         expanded = [r for r in results if r.from_expansion]
         results = [r for r in results if not r.from_expansion]
         results.sort(key=lambda r: (-r.score, r.claim.claim_id))
+        # Between a split's switch and its trim, both halves hold the claims of the other: keep one.
+        seen: set[str] = set()
+        results = [r for r in results if not (r.claim.claim_id in seen or seen.add(r.claim.claim_id))]
         top = results[: req.top_k or 10]
         in_top = {r.claim.claim_id for r in top}
         expanded = [r for r in expanded if r.claim.claim_id not in in_top]

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dash_client._pb.dash.v1 import dash_pb2
 from dash_node import Engine, EngineConfig
 from scripts.bench_edge_builder import claims
 

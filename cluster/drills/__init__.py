@@ -1,6 +1,6 @@
 """Drills: real faults under real load on a local cluster, each ending with the checker's verdict.
 
-``dash drill failover|partition|rebalance --dir D [--runs N] [--json]`` — see the module of each.
+``dash drill failover|partition|rebalance|split --dir D [--runs N] [--json]`` — see the module of each.
 Each drill writes its artifact
 (placement before/after with epochs, timings, write unavailability, error counts, checker verdict) to
 ``D/drill-<name>.json``.
@@ -16,9 +16,14 @@ from pathlib import Path
 
 from cluster.drills.failover import run_failover
 from cluster.drills.partition import run_partition
-from cluster.drills.rebalance import run_rebalance
+from cluster.drills.rebalance import run_rebalance, run_split
 
-DRILLS = {"failover": run_failover, "partition": run_partition, "rebalance": run_rebalance}
+DRILLS = {
+    "failover": run_failover,
+    "partition": run_partition,
+    "rebalance": run_rebalance,
+    "split": run_split,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -18,8 +18,8 @@ from dash_client.client import ClientConfig, DashClient, RetryPolicy
 from dash_client.errors import DashError
 
 TENANT = "drill"
-# Long enough to ride out a failover: retries for about 10 s with backoff capped at 0.25 s.
-DRILL_RETRY = RetryPolicy(max_attempts=60, initial_backoff=0.05, max_backoff=0.25)
+# Long enough to ride out a failover: retries for about 10 s, backoff capped at 0.15 s.
+DRILL_RETRY = RetryPolicy(max_attempts=100, initial_backoff=0.05, max_backoff=0.15)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Rebalance drill: move shard replicas between nodes under sustained load — a follower's, then a
-leader's (a fenced handoff) — and check that the data moved, nothing was lost or written twice, and the
-clients (with the SDK's retries) saw no error.
+"""Rebalance and split drills, under sustained load, each followed by the checker.
+
+Rebalance moves shard replicas between nodes — a follower's, then a leader's (a fenced handoff). Split
+cuts a shard's range in two. Both check that the data moved (claims per shard before and after), that
+nothing acknowledged was lost or written twice, and that clients (with the SDK's retries) saw no error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from cluster.drills.checker import check
 from cluster.drills.failover import placement_summary, wait_for
 from cluster.drills.load import Load, unavailability
 from cluster.local import ClusterSpec, LocalCluster
-from cluster.rebalance import move_replica
+from cluster.rebalance import move_replica, split_shard
 from cluster.replicas import placement, shard_views
 
 
@@ -79,8 +81,12 @@ def run_rebalance(
     started = time.monotonic()
     with LocalCluster(directory, spec) as cluster:
         results = [rebalance_run(cluster, run, writers, readers, warmup_writes) for run in range(runs)]
+    return _summary("rebalance", spec, started, results)
+
+
+def _summary(name: str, spec: ClusterSpec, started: float, results: list[dict]) -> dict:
     return {
-        "drill": "rebalance",
+        "drill": name,
         "spec": {"nodes": spec.nodes, "shards": spec.shards, "replicas": spec.replicas},
         "runs": len(results),
         "seconds": round(time.monotonic() - started, 1),
@@ -94,3 +100,56 @@ def run_rebalance(
         ),
         "results": results,
     }
+
+
+def split_run(cluster: LocalCluster, run: int, writers: int, readers: int, warmup_writes: int) -> dict:
+    before = placement_summary(cluster)
+    shard_id = sorted(before)[run % len(before)]
+    with Load(cluster.router, cluster.api_key, writers, readers, tag=f"s{run}-") as load:
+        wait_for(lambda: load.acked_count() >= warmup_writes, 60, "writes to flow")
+        counts_before = {
+            sid: max((v.claims for v in vs.values()), default=0) for sid, vs in _views(cluster).items()
+        }
+        split_at = time.monotonic()
+        split = asyncio.run(split_shard(cluster.state.etcd, cluster.token, shard_id))
+        done_at = time.monotonic()
+        resumed_from = load.acked_count()
+        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes after the split")
+        wait_for(
+            lambda: (
+                not any(
+                    (cluster.dir / "nodes" / n / "shards" / shard_id).exists() for n in cluster.state.nodes
+                )
+            ),
+            30,
+            f"every node to drop {shard_id}",
+        )
+        record = load.stop()
+    verdict = check(cluster, record)
+    last = max(a.at for a in record.acks)
+    return {
+        "run": run,
+        "split": split,
+        "placement_before": before,
+        "placement_after": placement_summary(cluster),
+        "claims_per_shard_before": counts_before,
+        "claims_per_shard_after": verdict.get("claims_per_shard"),
+        "write_unavailability_seconds": round(unavailability(record.acks, split_at, last), 3),
+        "split_seconds": round(done_at - split_at, 3),
+        "acknowledged_writes": len(record.acks),
+        "write_errors": dict(record.write_errors),
+        "reads": record.reads,
+        "read_errors": dict(record.read_errors),
+        "partial_reads": record.partial_reads,
+        "checker": verdict,
+    }
+
+
+def run_split(
+    directory: Path, runs: int = 2, writers: int = 2, readers: int = 1, warmup_writes: int = 200
+) -> dict:
+    spec = ClusterSpec(nodes=3, shards=2, replicas=2, lease_ttl=2)
+    started = time.monotonic()
+    with LocalCluster(directory, spec) as cluster:
+        results = [split_run(cluster, run, writers, readers, warmup_writes) for run in range(runs)]
+    return _summary("split", spec, started, results)

@@ -7,7 +7,7 @@ import pytest
 from cluster import netns
 from cluster.drills.failover import run_failover
 from cluster.drills.partition import run_partition
-from cluster.drills.rebalance import run_rebalance
+from cluster.drills.rebalance import run_rebalance, run_split
 
 
 def test_failover_drill_loses_nothing_and_promotes_within_bounds(tmp_path) -> None:
@@ -48,4 +48,22 @@ def test_rebalance_drill_moves_a_follower_and_a_leader_without_client_errors(tmp
     assert leader_move["move"]["leader_handoff"] and leader_move["move"]["fenced_at_lsn"] > 0
     assert (
         leader_move["placement_after"][leader_move["move"]["shard_id"]]["leader"] == leader_move["move"]["to"]
+    )
+
+
+def test_split_drill_moves_half_the_data_to_new_shards_without_client_errors(tmp_path) -> None:
+    result = run_split(tmp_path / "c", runs=1, warmup_writes=30)
+    [run] = result["results"]
+    assert run["checker"]["ok"], run["checker"]
+    assert run["write_errors"] == {} and run["read_errors"] == {}
+    split = run["split"]
+    halves = sorted(split["halves"])
+    assert halves == [f"{split['shard_id']}-0", f"{split['shard_id']}-1"]
+    after, before = run["claims_per_shard_after"], run["claims_per_shard_before"]
+    assert split["shard_id"] not in after and all(after[h] > 0 for h in halves)
+    # Every claim of the old shard went to exactly one half (plus what was written meanwhile).
+    assert sum(after[h] for h in halves) >= before[split["shard_id"]]
+    assert all(
+        run["placement_after"][h]["epoch"] > run["placement_before"][split["shard_id"]]["epoch"]
+        for h in halves
     )

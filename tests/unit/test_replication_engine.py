@@ -13,6 +13,7 @@ import pytest
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.errors import FailedPrecondition
+from dash_node.placement import KEYSPACE, claim_routing_key, document_routing_key, routing_hash
 from dash_node.replication import file_crc
 from dash_node.wal import WalConfig
 
@@ -101,3 +102,22 @@ def test_a_snapshot_opens_as_a_replica_at_its_lsn_and_then_follows(tmp_path: Pat
             assert not follower.recovery["rebuilt_indexes"] and not follower.recovery["wal_quarantined_to"]
             catch_up(follower, leader)
             same(leader, follower)
+
+
+def test_a_trim_keeps_the_claims_routed_into_the_range_on_every_replica(tmp_path: Path) -> None:
+    with Engine(tmp_path / "leader") as leader, Engine(tmp_path / "follower", lead=False) as follower:
+        fill(leader, 8)
+        leader.ingest_document(
+            "t", types_pb2.Document(doc_id="atlas", text="The Rhine is long. The Elbe is too.")
+        )
+        half = KEYSPACE // 2
+        leader.trim_to_range(0, half)
+        catch_up(follower, leader)
+        same(leader, follower)
+        kept = set(leader.claim_ids("t"))
+        doc_in = routing_hash("t", document_routing_key("atlas")) < half
+        for cid in [f"c{i}" for i in range(8)] + [f"d{i}" for i in range(8)]:
+            claim = item(cid, "", "Rhine" if cid.startswith("c") else "").claim
+            inside = routing_hash("t", claim_routing_key(cid, claim.subject, [])) < half
+            assert (cid in kept) == inside
+        assert any(c.startswith("doc-") for c in kept) == doc_in  # sentences follow their document

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dash_client._pb.dash.v1 import dash_pb2 as dash_dot_v1_dot_dash__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x64\x61sh/v1/node.proto\x12\x07\x64\x61sh.v1\x1a\x12\x64\x61sh/v1/dash.proto\"@\n\x0c\x46\x65nceRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\"$\n\rFenceResponse\x12\x13\n\x0b\x61pplied_lsn\x18\x01 \x01(\x04\"8\n\x11ListClaimsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\"<\n\x12ListClaimsResponse\x12\x11\n\tclaim_ids\x18\x01 \x03(\t\x12\x13\n\x0b\x61pplied_lsn\x18\x02 \x01(\x04\"C\n\x0cStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x08\"\x94\x03\n\rStatsResponse\x12\x13\n\x0b\x61pplied_lsn\x18\x01 \x01(\x04\x12\x12\n\ngeneration\x18\x02 \x01(\x04\x12\x0e\n\x06\x63laims\x18\x03 \x01(\x04\x12\x10\n\x08\x65vidence\x18\x04 \x01(\x04\x12\r\n\x05\x65\x64ges\x18\x05 \x01(\x04\x12\x11\n\twal_bytes\x18\x06 \x01(\x04\x12\x10\n\x08shard_id\x18\x07 \x01(\t\x12\r\n\x05\x65poch\x18\x08 \x01(\x04\x12\x0e\n\x06leader\x18\t \x01(\x08\x12\x19\n\x11\x64\x65tection_backlog\x18\n \x01(\x04\x12\x12\n\nleader_lsn\x18\x0b \x01(\x04\x12\x19\n\x11staleness_seconds\x18\x0c \x01(\x01\x12?\n\rfollower_lsns\x18\r \x03(\x0b\x32(.dash.v1.StatsResponse.FollowerLsnsEntry\x12\x0e\n\x06\x64igest\x18\x0e \x01(\t\x12\x15\n\rwal_first_lsn\x18\x0f \x01(\x04\x1a\x33\n\x11\x46ollowerLsnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"n\n\x10ReplicateRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08last_lsn\x18\x03 \x01(\x04\x12\x10\n\x08last_crc\x18\x04 \x01(\r\x12\x13\n\x0b\x64urable_lsn\x18\x05 \x01(\x04\"7\n\tWalRecord\x12\x0b\n\x03lsn\x18\x01 \x01(\x04\x12\x0c\n\x04type\x18\x02 \x01(\r\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"[\n\x11ReplicateResponse\x12#\n\x07records\x18\x01 \x03(\x0b\x32\x12.dash.v1.WalRecord\x12\x12\n\nleader_lsn\x18\x02 \x01(\x04\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\"9\n\x14\x46\x65tchSnapshotRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\":\n\x0cSnapshotFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"W\n\x10SnapshotManifest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\x0b\n\x03lsn\x18\x02 \x01(\x04\x12$\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x15.dash.v1.SnapshotFile\"h\n\rSnapshotChunk\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12+\n\x08manifest\x18\x04 \x01(\x0b\x32\x19.dash.v1.SnapshotManifest2\xa7\x06\n\x04Node\x12\x38\n\x06Ingest\x12\x16.dash.v1.IngestRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0bIngestBatch\x12\x1b.dash.v1.IngestBatchRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eIngestDocument\x12\x1e.dash.v1.IngestDocumentRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eUpsertEvidence\x12\x1e.dash.v1.UpsertEvidenceRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0b\x44\x65leteClaim\x12\x1b.dash.v1.DeleteClaimRequest\x1a\x16.dash.v1.WriteResponse\x12?\n\x08Retrieve\x12\x18.dash.v1.RetrieveRequest\x1a\x19.dash.v1.RetrieveResponse\x12?\n\x08GetClaim\x12\x18.dash.v1.GetClaimRequest\x1a\x19.dash.v1.GetClaimResponse\x12\x36\n\x05Stats\x12\x15.dash.v1.StatsRequest\x1a\x16.dash.v1.StatsResponse\x12\x46\n\tReplicate\x12\x19.dash.v1.ReplicateRequest\x1a\x1a.dash.v1.ReplicateResponse(\x01\x30\x01\x12H\n\rFetchSnapshot\x12\x1d.dash.v1.FetchSnapshotRequest\x1a\x16.dash.v1.SnapshotChunk0\x01\x12\x45\n\nListClaims\x12\x1a.dash.v1.ListClaimsRequest\x1a\x1b.dash.v1.ListClaimsResponse\x12\x36\n\x05\x46\x65nce\x12\x15.dash.v1.FenceRequest\x1a\x16.dash.v1.FenceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x64\x61sh/v1/node.proto\x12\x07\x64\x61sh.v1\x1a\x12\x64\x61sh/v1/dash.proto\".\n\x0bTrimRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"@\n\x0c\x46\x65nceRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\"$\n\rFenceResponse\x12\x13\n\x0b\x61pplied_lsn\x18\x01 \x01(\x04\"8\n\x11ListClaimsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\"<\n\x12ListClaimsResponse\x12\x11\n\tclaim_ids\x18\x01 \x03(\t\x12\x13\n\x0b\x61pplied_lsn\x18\x02 \x01(\x04\"C\n\x0cStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x08\"\x94\x03\n\rStatsResponse\x12\x13\n\x0b\x61pplied_lsn\x18\x01 \x01(\x04\x12\x12\n\ngeneration\x18\x02 \x01(\x04\x12\x0e\n\x06\x63laims\x18\x03 \x01(\x04\x12\x10\n\x08\x65vidence\x18\x04 \x01(\x04\x12\r\n\x05\x65\x64ges\x18\x05 \x01(\x04\x12\x11\n\twal_bytes\x18\x06 \x01(\x04\x12\x10\n\x08shard_id\x18\x07 \x01(\t\x12\r\n\x05\x65poch\x18\x08 \x01(\x04\x12\x0e\n\x06leader\x18\t \x01(\x08\x12\x19\n\x11\x64\x65tection_backlog\x18\n \x01(\x04\x12\x12\n\nleader_lsn\x18\x0b \x01(\x04\x12\x19\n\x11staleness_seconds\x18\x0c \x01(\x01\x12?\n\rfollower_lsns\x18\r \x03(\x0b\x32(.dash.v1.StatsResponse.FollowerLsnsEntry\x12\x0e\n\x06\x64igest\x18\x0e \x01(\t\x12\x15\n\rwal_first_lsn\x18\x0f \x01(\x04\x1a\x33\n\x11\x46ollowerLsnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x88\x01\n\x10ReplicateRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08last_lsn\x18\x03 \x01(\x04\x12\x10\n\x08last_crc\x18\x04 \x01(\r\x12\x13\n\x0b\x64urable_lsn\x18\x05 \x01(\x04\x12\x18\n\x10replica_shard_id\x18\x06 \x01(\t\"7\n\tWalRecord\x12\x0b\n\x03lsn\x18\x01 \x01(\x04\x12\x0c\n\x04type\x18\x02 \x01(\r\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"[\n\x11ReplicateResponse\x12#\n\x07records\x18\x01 \x03(\x0b\x32\x12.dash.v1.WalRecord\x12\x12\n\nleader_lsn\x18\x02 \x01(\x04\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\"9\n\x14\x46\x65tchSnapshotRequest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\":\n\x0cSnapshotFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"W\n\x10SnapshotManifest\x12\x10\n\x08shard_id\x18\x01 \x01(\t\x12\x0b\n\x03lsn\x18\x02 \x01(\x04\x12$\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x15.dash.v1.SnapshotFile\"h\n\rSnapshotChunk\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12+\n\x08manifest\x18\x04 \x01(\x0b\x32\x19.dash.v1.SnapshotManifest2\xe4\x06\n\x04Node\x12\x38\n\x06Ingest\x12\x16.dash.v1.IngestRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0bIngestBatch\x12\x1b.dash.v1.IngestBatchRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eIngestDocument\x12\x1e.dash.v1.IngestDocumentRequest\x1a\x16.dash.v1.WriteResponse\x12H\n\x0eUpsertEvidence\x12\x1e.dash.v1.UpsertEvidenceRequest\x1a\x16.dash.v1.WriteResponse\x12\x42\n\x0b\x44\x65leteClaim\x12\x1b.dash.v1.DeleteClaimRequest\x1a\x16.dash.v1.WriteResponse\x12?\n\x08Retrieve\x12\x18.dash.v1.RetrieveRequest\x1a\x19.dash.v1.RetrieveResponse\x12?\n\x08GetClaim\x12\x18.dash.v1.GetClaimRequest\x1a\x19.dash.v1.GetClaimResponse\x12\x36\n\x05Stats\x12\x15.dash.v1.StatsRequest\x1a\x16.dash.v1.StatsResponse\x12\x46\n\tReplicate\x12\x19.dash.v1.ReplicateRequest\x1a\x1a.dash.v1.ReplicateResponse(\x01\x30\x01\x12H\n\rFetchSnapshot\x12\x1d.dash.v1.FetchSnapshotRequest\x1a\x16.dash.v1.SnapshotChunk0\x01\x12\x45\n\nListClaims\x12\x1a.dash.v1.ListClaimsRequest\x1a\x1b.dash.v1.ListClaimsResponse\x12\x36\n\x05\x46\x65nce\x12\x15.dash.v1.FenceRequest\x1a\x16.dash.v1.FenceResponse\x12;\n\x0bTrimToRange\x12\x14.dash.v1.TrimRequest\x1a\x16.dash.v1.WriteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,34 +34,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STATSRESPONSE_FOLLOWERLSNSENTRY']._loaded_options = None
   _globals['_STATSRESPONSE_FOLLOWERLSNSENTRY']._serialized_options = b'8\001'
-  _globals['_FENCEREQUEST']._serialized_start=51
-  _globals['_FENCEREQUEST']._serialized_end=115
-  _globals['_FENCERESPONSE']._serialized_start=117
-  _globals['_FENCERESPONSE']._serialized_end=153
-  _globals['_LISTCLAIMSREQUEST']._serialized_start=155
-  _globals['_LISTCLAIMSREQUEST']._serialized_end=211
-  _globals['_LISTCLAIMSRESPONSE']._serialized_start=213
-  _globals['_LISTCLAIMSRESPONSE']._serialized_end=273
-  _globals['_STATSREQUEST']._serialized_start=275
-  _globals['_STATSREQUEST']._serialized_end=342
-  _globals['_STATSRESPONSE']._serialized_start=345
-  _globals['_STATSRESPONSE']._serialized_end=749
-  _globals['_STATSRESPONSE_FOLLOWERLSNSENTRY']._serialized_start=698
-  _globals['_STATSRESPONSE_FOLLOWERLSNSENTRY']._serialized_end=749
-  _globals['_REPLICATEREQUEST']._serialized_start=751
-  _globals['_REPLICATEREQUEST']._serialized_end=861
-  _globals['_WALRECORD']._serialized_start=863
-  _globals['_WALRECORD']._serialized_end=918
-  _globals['_REPLICATERESPONSE']._serialized_start=920
-  _globals['_REPLICATERESPONSE']._serialized_end=1011
-  _globals['_FETCHSNAPSHOTREQUEST']._serialized_start=1013
-  _globals['_FETCHSNAPSHOTREQUEST']._serialized_end=1070
-  _globals['_SNAPSHOTFILE']._serialized_start=1072
-  _globals['_SNAPSHOTFILE']._serialized_end=1130
-  _globals['_SNAPSHOTMANIFEST']._serialized_start=1132
-  _globals['_SNAPSHOTMANIFEST']._serialized_end=1219
-  _globals['_SNAPSHOTCHUNK']._serialized_start=1221
-  _globals['_SNAPSHOTCHUNK']._serialized_end=1325
-  _globals['_NODE']._serialized_start=1328
-  _globals['_NODE']._serialized_end=2135
+  _globals['_TRIMREQUEST']._serialized_start=51
+  _globals['_TRIMREQUEST']._serialized_end=97
+  _globals['_FENCEREQUEST']._serialized_start=99
+  _globals['_FENCEREQUEST']._serialized_end=163
+  _globals['_FENCERESPONSE']._serialized_start=165
+  _globals['_FENCERESPONSE']._serialized_end=201
+  _globals['_LISTCLAIMSREQUEST']._serialized_start=203
+  _globals['_LISTCLAIMSREQUEST']._serialized_end=259
+  _globals['_LISTCLAIMSRESPONSE']._serialized_start=261
+  _globals['_LISTCLAIMSRESPONSE']._serialized_end=321
+  _globals['_STATSREQUEST']._serialized_start=323
+  _globals['_STATSREQUEST']._serialized_end=390
+  _globals['_STATSRESPONSE']._serialized_start=393
+  _globals['_STATSRESPONSE']._serialized_end=797
+  _globals['_STATSRESPONSE_FOLLOWERLSNSENTRY']._serialized_start=746
+  _globals['_STATSRESPONSE_FOLLOWERLSNSENTRY']._serialized_end=797
+  _globals['_REPLICATEREQUEST']._serialized_start=800
+  _globals['_REPLICATEREQUEST']._serialized_end=936
+  _globals['_WALRECORD']._serialized_start=938
+  _globals['_WALRECORD']._serialized_end=993
+  _globals['_REPLICATERESPONSE']._serialized_start=995
+  _globals['_REPLICATERESPONSE']._serialized_end=1086
+  _globals['_FETCHSNAPSHOTREQUEST']._serialized_start=1088
+  _globals['_FETCHSNAPSHOTREQUEST']._serialized_end=1145
+  _globals['_SNAPSHOTFILE']._serialized_start=1147
+  _globals['_SNAPSHOTFILE']._serialized_end=1205
+  _globals['_SNAPSHOTMANIFEST']._serialized_start=1207
+  _globals['_SNAPSHOTMANIFEST']._serialized_end=1294
+  _globals['_SNAPSHOTCHUNK']._serialized_start=1296
+  _globals['_SNAPSHOTCHUNK']._serialized_end=1400
+  _globals['_NODE']._serialized_start=1403
+  _globals['_NODE']._serialized_end=2271
 # @@protoc_insertion_point(module_scope)

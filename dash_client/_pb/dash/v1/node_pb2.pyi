@@ -7,6 +7,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TrimRequest(_message.Message):
+    __slots__ = ("shard_id", "epoch")
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    shard_id: str
+    epoch: int
+    def __init__(self, shard_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+
 class FenceRequest(_message.Message):
     __slots__ = ("shard_id", "epoch", "seconds")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -91,18 +99,20 @@ class StatsResponse(_message.Message):
     def __init__(self, applied_lsn: _Optional[int] = ..., generation: _Optional[int] = ..., claims: _Optional[int] = ..., evidence: _Optional[int] = ..., edges: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leader: _Optional[bool] = ..., detection_backlog: _Optional[int] = ..., leader_lsn: _Optional[int] = ..., staleness_seconds: _Optional[float] = ..., follower_lsns: _Optional[_Mapping[str, int]] = ..., digest: _Optional[str] = ..., wal_first_lsn: _Optional[int] = ...) -> None: ...
 
 class ReplicateRequest(_message.Message):
-    __slots__ = ("shard_id", "node_id", "last_lsn", "last_crc", "durable_lsn")
+    __slots__ = ("shard_id", "node_id", "last_lsn", "last_crc", "durable_lsn", "replica_shard_id")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_LSN_FIELD_NUMBER: _ClassVar[int]
     LAST_CRC_FIELD_NUMBER: _ClassVar[int]
     DURABLE_LSN_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     shard_id: str
     node_id: str
     last_lsn: int
     last_crc: int
     durable_lsn: int
-    def __init__(self, shard_id: _Optional[str] = ..., node_id: _Optional[str] = ..., last_lsn: _Optional[int] = ..., last_crc: _Optional[int] = ..., durable_lsn: _Optional[int] = ...) -> None: ...
+    replica_shard_id: str
+    def __init__(self, shard_id: _Optional[str] = ..., node_id: _Optional[str] = ..., last_lsn: _Optional[int] = ..., last_crc: _Optional[int] = ..., durable_lsn: _Optional[int] = ..., replica_shard_id: _Optional[str] = ...) -> None: ...
 
 class WalRecord(_message.Message):
     __slots__ = ("lsn", "type", "payload")

@@ -95,6 +95,11 @@ class NodeStub:
                 request_serializer=dash_dot_v1_dot_node__pb2.FenceRequest.SerializeToString,
                 response_deserializer=dash_dot_v1_dot_node__pb2.FenceResponse.FromString,
                 _registered_method=True)
+        self.TrimToRange = channel.unary_unary(
+                '/dash.v1.Node/TrimToRange',
+                request_serializer=dash_dot_v1_dot_node__pb2.TrimRequest.SerializeToString,
+                response_deserializer=dash_dot_v1_dot_dash__pb2.WriteResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -179,6 +184,13 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TrimToRange(self, request, context):
+        """After a split: the leader drops the claims outside its shard's range (a WAL record, replicated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -241,6 +253,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Fence,
                     request_deserializer=dash_dot_v1_dot_node__pb2.FenceRequest.FromString,
                     response_serializer=dash_dot_v1_dot_node__pb2.FenceResponse.SerializeToString,
+            ),
+            'TrimToRange': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrimToRange,
+                    request_deserializer=dash_dot_v1_dot_node__pb2.TrimRequest.FromString,
+                    response_serializer=dash_dot_v1_dot_dash__pb2.WriteResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -567,6 +584,33 @@ class Node:
             '/dash.v1.Node/Fence',
             dash_dot_v1_dot_node__pb2.FenceRequest.SerializeToString,
             dash_dot_v1_dot_node__pb2.FenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrimToRange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dash.v1.Node/TrimToRange',
+            dash_dot_v1_dot_node__pb2.TrimRequest.SerializeToString,
+            dash_dot_v1_dot_dash__pb2.WriteResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,7 +48,7 @@ EDGE_ORIGIN_CLIENT: EdgeOrigin
 EDGE_ORIGIN_DETECTOR: EdgeOrigin
 
 class Claim(_message.Message):
-    __slots__ = ("claim_id", "tenant_id", "text", "subject", "predicate", "object", "entities", "claim_type", "confidence", "valid_from", "valid_to", "event_time", "recorded_at", "superseded_at", "embedding", "labels", "valid_time_source")
+    __slots__ = ("claim_id", "tenant_id", "text", "subject", "predicate", "object", "entities", "claim_type", "confidence", "valid_from", "valid_to", "event_time", "recorded_at", "superseded_at", "embedding", "labels", "valid_time_source", "routing_key")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class Claim(_message.Message):
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     VALID_TIME_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
     claim_id: str
     tenant_id: str
     text: str
@@ -90,7 +91,8 @@ class Claim(_message.Message):
     embedding: bytes
     labels: _containers.ScalarMap[str, str]
     valid_time_source: TemporalSource
-    def __init__(self, claim_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., text: _Optional[str] = ..., subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., claim_type: _Optional[str] = ..., confidence: _Optional[float] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., embedding: _Optional[bytes] = ..., labels: _Optional[_Mapping[str, str]] = ..., valid_time_source: _Optional[_Union[TemporalSource, _Mapping]] = ...) -> None: ...
+    routing_key: str
+    def __init__(self, claim_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., text: _Optional[str] = ..., subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., claim_type: _Optional[str] = ..., confidence: _Optional[float] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., embedding: _Optional[bytes] = ..., labels: _Optional[_Mapping[str, str]] = ..., valid_time_source: _Optional[_Union[TemporalSource, _Mapping]] = ..., routing_key: _Optional[str] = ...) -> None: ...
 
 class TemporalSource(_message.Message):
     __slots__ = ("expression", "span_start", "span_end", "rule", "inherited")

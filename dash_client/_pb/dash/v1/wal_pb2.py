@@ -27,7 +27,7 @@ from dash_client._pb.dash.v1 import types_pb2 as dash_dot_v1_dot_types__pb2
 from dash_client._pb.dash.v1 import dash_pb2 as dash_dot_v1_dot_dash__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11\x64\x61sh/v1/wal.proto\x12\x07\x64\x61sh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13\x64\x61sh/v1/types.proto\x1a\x12\x64\x61sh/v1/dash.proto\"\xc9\x02\n\x08WalBatch\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12$\n\x07upserts\x18\x02 \x03(\x0b\x32\x13.dash.v1.ClaimInput\x12#\n\x08\x65vidence\x18\x03 \x03(\x0b\x32\x11.dash.v1.Evidence\x12\x0f\n\x07\x64\x65letes\x18\x04 \x03(\t\x12\x11\n\tcommit_id\x18\x05 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x06 \x01(\x0c\x12/\n\x0brecorded_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08response\x18\x08 \x01(\x0b\x32\x16.dash.v1.WriteResponse\x12%\n\x0e\x64\x65tected_edges\x18\t \x03(\x0b\x32\r.dash.v1.Edge\x12\x0e\n\x06\x64\x65tect\x18\n \x01(\x08\x12\x14\n\x0c\x64\x65tected_for\x18\x0b \x03(\x04\"5\n\rDetectionTask\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tclaim_ids\x18\x02 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11\x64\x61sh/v1/wal.proto\x12\x07\x64\x61sh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13\x64\x61sh/v1/types.proto\x1a\x12\x64\x61sh/v1/dash.proto\"\xeb\x02\n\x08WalBatch\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12$\n\x07upserts\x18\x02 \x03(\x0b\x32\x13.dash.v1.ClaimInput\x12#\n\x08\x65vidence\x18\x03 \x03(\x0b\x32\x11.dash.v1.Evidence\x12\x0f\n\x07\x64\x65letes\x18\x04 \x03(\t\x12\x11\n\tcommit_id\x18\x05 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x06 \x01(\x0c\x12/\n\x0brecorded_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08response\x18\x08 \x01(\x0b\x32\x16.dash.v1.WriteResponse\x12%\n\x0e\x64\x65tected_edges\x18\t \x03(\x0b\x32\r.dash.v1.Edge\x12\x0e\n\x06\x64\x65tect\x18\n \x01(\x08\x12\x14\n\x0c\x64\x65tected_for\x18\x0b \x03(\x04\x12 \n\x04trim\x18\x0c \x01(\x0b\x32\x12.dash.v1.RangeTrim\"\'\n\tRangeTrim\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"5\n\rDetectionTask\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tclaim_ids\x18\x02 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dash.v1.wal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WALBATCH']._serialized_start=105
-  _globals['_WALBATCH']._serialized_end=434
-  _globals['_DETECTIONTASK']._serialized_start=436
-  _globals['_DETECTIONTASK']._serialized_end=489
+  _globals['_WALBATCH']._serialized_end=468
+  _globals['_RANGETRIM']._serialized_start=470
+  _globals['_RANGETRIM']._serialized_end=509
+  _globals['_DETECTIONTASK']._serialized_start=511
+  _globals['_DETECTIONTASK']._serialized_end=564
 # @@protoc_insertion_point(module_scope)

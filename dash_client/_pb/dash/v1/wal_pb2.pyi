@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WalBatch(_message.Message):
-    __slots__ = ("tenant_id", "upserts", "evidence", "deletes", "commit_id", "fingerprint", "recorded_at", "response", "detected_edges", "detect", "detected_for")
+    __slots__ = ("tenant_id", "upserts", "evidence", "deletes", "commit_id", "fingerprint", "recorded_at", "response", "detected_edges", "detect", "detected_for", "trim")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     UPSERTS_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class WalBatch(_message.Message):
     DETECTED_EDGES_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
     DETECTED_FOR_FIELD_NUMBER: _ClassVar[int]
+    TRIM_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     upserts: _containers.RepeatedCompositeFieldContainer[_types_pb2.ClaimInput]
     evidence: _containers.RepeatedCompositeFieldContainer[_types_pb2.Evidence]
@@ -35,7 +36,16 @@ class WalBatch(_message.Message):
     detected_edges: _containers.RepeatedCompositeFieldContainer[_types_pb2.Edge]
     detect: bool
     detected_for: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, tenant_id: _Optional[str] = ..., upserts: _Optional[_Iterable[_Union[_types_pb2.ClaimInput, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[_types_pb2.Evidence, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., commit_id: _Optional[str] = ..., fingerprint: _Optional[bytes] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response: _Optional[_Union[_dash_pb2.WriteResponse, _Mapping]] = ..., detected_edges: _Optional[_Iterable[_Union[_types_pb2.Edge, _Mapping]]] = ..., detect: _Optional[bool] = ..., detected_for: _Optional[_Iterable[int]] = ...) -> None: ...
+    trim: RangeTrim
+    def __init__(self, tenant_id: _Optional[str] = ..., upserts: _Optional[_Iterable[_Union[_types_pb2.ClaimInput, _Mapping]]] = ..., evidence: _Optional[_Iterable[_Union[_types_pb2.Evidence, _Mapping]]] = ..., deletes: _Optional[_Iterable[str]] = ..., commit_id: _Optional[str] = ..., fingerprint: _Optional[bytes] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response: _Optional[_Union[_dash_pb2.WriteResponse, _Mapping]] = ..., detected_edges: _Optional[_Iterable[_Union[_types_pb2.Edge, _Mapping]]] = ..., detect: _Optional[bool] = ..., detected_for: _Optional[_Iterable[int]] = ..., trim: _Optional[_Union[RangeTrim, _Mapping]] = ...) -> None: ...
+
+class RangeTrim(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class DetectionTask(_message.Message):
     __slots__ = ("tenant_id", "claim_ids")
