@@ -60,6 +60,18 @@ async def _wait(condition, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _reach(
+    pm: PlacementMap, token: str, replicas: list[tuple[str, str]], lsn: int, timeout: float
+) -> None:
+    """Wait until every (node, shard) replica has applied ``lsn``."""
+    for node, shard_id in replicas:
+        await _wait(
+            lambda n=node, s=shard_id: _applied(pm, n, s, token) >= lsn,
+            timeout,
+            f"{shard_id} on {node} at {lsn}",
+        )
+
+
 async def move_replica(
     etcd: str, token: str, shard_id: str, to: str, source: str = "", timeout: float = 120.0
 ) -> dict:
@@ -83,8 +95,7 @@ async def move_replica(
         before = shard
         pm = await _swap(store, pm, replace(shard, learners=(to,), epoch=shard.epoch + 1))
         leader = pm.shards[shard_id].leader
-        target = _applied(pm, leader, shard_id, token)
-        await _wait(lambda: _applied(pm, to, shard_id, token) >= target, timeout, f"{to} to catch up")
+        await _reach(pm, token, [(to, shard_id)], _applied(pm, leader, shard_id, token), timeout)
         caught_up = time.monotonic()
         new_leader, fenced_lsn = leader, None
         if source == leader:
@@ -92,11 +103,7 @@ async def move_replica(
             epoch = pm.shards[shard_id].epoch
             fence = node_pb2.FenceRequest(shard_id=shard_id, epoch=epoch, seconds=FENCE_SECONDS)
             fenced_lsn = _node_call(pm.nodes[leader].address, token, "Fence", fence).applied_lsn
-            await _wait(
-                lambda: _applied(pm, to, shard_id, token) >= fenced_lsn,
-                FENCE_SECONDS,
-                f"{to} to reach the fence",
-            )
+            await _reach(pm, token, [(to, shard_id)], fenced_lsn, FENCE_SECONDS)
         current = pm.shards[shard_id]
         after = replace(
             current,
@@ -152,25 +159,13 @@ async def split_shard(
             raise MoveError(f"placement of {shard_id} changed (or a half exists already): run it again")
         pm = await store.load()
         leader = shard.leader
-        target = _applied(pm, leader, shard_id, token)
-        for h in halves:
-            for node in h.replicas:
-                await _wait(
-                    lambda h=h, node=node: _applied(pm, node, h.shard_id, token) >= target,
-                    timeout,
-                    f"{h.shard_id} on {node}",
-                )
+        copies = [(node, h.shard_id) for h in halves for node in h.replicas]
+        await _reach(pm, token, copies, _applied(pm, leader, shard_id, token), timeout)
         copied = time.monotonic()
         # 2. Fence the shard's leader; every copy must hold its last LSN.
         fence = node_pb2.FenceRequest(shard_id=shard_id, epoch=shard.epoch, seconds=FENCE_SECONDS)
         fenced_lsn = _node_call(pm.nodes[leader].address, token, "Fence", fence).applied_lsn
-        for h in halves:
-            for node in h.replicas:
-                await _wait(
-                    lambda h=h, node=node: _applied(pm, node, h.shard_id, token) >= fenced_lsn,
-                    FENCE_SECONDS,
-                    f"{h.shard_id} on {node} to reach the fence",
-                )
+        await _reach(pm, token, copies, fenced_lsn, FENCE_SECONDS)
         # 3. One transaction: the halves serve, the shard is gone.
         final = [replace(h, source="", epoch=h.epoch + 1) for h in halves]
         expected = {

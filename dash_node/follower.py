@@ -13,6 +13,7 @@ import logging
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,8 +85,16 @@ class Follower:
                 if self._stop.is_set():
                     return
                 log.info("shard %s: following %s failed (%s); retrying", self.shard_id, address, _brief(exc))
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 1.0)
+                self._pause(backoff, target)
+                backoff = min(backoff * 2, 0.5)
+
+    def _pause(self, seconds: float, target: tuple[str, str]) -> None:
+        """Back off before trying ``target`` again — but not a moment longer once placement names a new
+        leader (after a failover the new leader's first `replicated` writes wait for us)."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.wait(min(0.02, max(deadline - time.monotonic(), 0))):
+            if time.monotonic() >= deadline or self.host.leader_address(self.shard_id) != target:
+                return
 
     def _follow(self, stub: node_pb2_grpc.NodeStub, target: tuple[str, str]) -> None:
         """Tail ``target`` (leader address, stream shard) until it stops being what to follow."""

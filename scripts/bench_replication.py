@@ -20,6 +20,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dash_node import Engine, EngineConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench_edge_builder import claims
 
 

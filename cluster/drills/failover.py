@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from cluster.drills.checker import check
-from cluster.drills.load import Load, unavailability
+from cluster.drills.load import Load, load_summary, unavailability
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.replicas import placement
 
@@ -67,11 +67,7 @@ def failover_run(cluster: LocalCluster, run: int, writers: int, readers: int) ->
         "placement_after": placement_summary(cluster),
         "promotion_seconds": round(promoted_at - fault_at, 3),
         "write_unavailability_seconds": round(unavailability(record.acks, fault_at, last), 3),
-        "acknowledged_writes": len(record.acks),
-        "write_errors": dict(record.write_errors),
-        "reads": record.reads,
-        "read_errors": dict(record.read_errors),
-        "partial_reads": record.partial_reads,
+        **load_summary(record),
         "checker": verdict,
     }
 

@@ -141,6 +141,18 @@ class Load:
                 self._stop.wait(0.02)
 
 
+def load_summary(record: LoadRecord) -> dict:
+    """What the clients saw: writes acknowledged (by level), errors by kind, reads."""
+    return {
+        "acknowledged_writes": len(record.acks),
+        "acknowledged_by_level": dict(Counter(a.ack for a in record.acks)),
+        "write_errors": dict(record.write_errors),
+        "reads": record.reads,
+        "read_errors": dict(record.read_errors),
+        "partial_reads": record.partial_reads,
+    }
+
+
 def unavailability(acks: list[Ack], fault_at: float, until: float) -> float:
     """The longest time without a write being acknowledged, over the window from the fault to ``until``
     (the fault's own gap counts from the last acknowledgement before it)."""

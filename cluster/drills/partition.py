@@ -19,7 +19,7 @@ from pathlib import Path
 from cluster import netns
 from cluster.drills.checker import check
 from cluster.drills.failover import placement_summary, wait_for
-from cluster.drills.load import Load, unavailability
+from cluster.drills.load import Load, load_summary, unavailability
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.replicas import placement
 
@@ -95,11 +95,7 @@ def partition_run(cluster: LocalCluster, run: int, writers: int, readers: int) -
         "promotion_seconds": round(promoted_at - cut_at, 3),
         "partition_seconds": round(healed_at - cut_at, 3),
         "write_unavailability_seconds": round(unavailability(record.acks, cut_at, last), 3),
-        "acknowledged_writes": len(record.acks),
-        "write_errors": dict(record.write_errors),
-        "reads": record.reads,
-        "read_errors": dict(record.read_errors),
-        "partial_reads": record.partial_reads,
+        **load_summary(record),
         "checker": verdict,
     }
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cluster.drills.checker import check
 from cluster.drills.failover import placement_summary, wait_for
-from cluster.drills.load import Load, unavailability
+from cluster.drills.load import Load, load_summary, unavailability
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.rebalance import move_replica, split_shard
 from cluster.replicas import placement, shard_views
@@ -29,49 +30,78 @@ def _moves(cluster: LocalCluster, run: int) -> tuple[str, str, str]:
     return shard.shard_id, source, target
 
 
-def _views(cluster: LocalCluster) -> dict:
-    return {sid: shard_views(cluster, sid, digest=False) for sid in placement(cluster).shards}
+def _claims_per_shard(cluster: LocalCluster) -> dict[str, int]:
+    views = {sid: shard_views(cluster, sid, digest=False) for sid in placement(cluster).shards}
+    return {sid: max((v.claims for v in vs.values()), default=0) for sid, vs in views.items()}
 
 
-def rebalance_run(cluster: LocalCluster, run: int, writers: int, readers: int, warmup_writes: int) -> dict:
+def _under_load(
+    cluster: LocalCluster,
+    run: int,
+    tag: str,
+    operation: Callable[[], dict],
+    dropped: Callable[[], bool],
+    writers: int,
+    readers: int,
+    warmup_writes: int,
+) -> dict:
+    """Run ``operation`` (a move or a split) once writes flow, wait for writes after it and for the
+    old replica(s) to be dropped (``dropped``), then check."""
     before = placement_summary(cluster)
-    shard_id, source, target = _moves(cluster, run)
-    with Load(cluster.router, cluster.api_key, writers, readers, tag=f"m{run}-") as load:
+    with Load(cluster.router, cluster.api_key, writers, readers, tag=f"{tag}{run}-") as load:
         wait_for(lambda: load.acked_count() >= warmup_writes, 60, "writes to flow")
-        counts_before = {
-            sid: max((v.claims for v in vs.values()), default=0) for sid, vs in _views(cluster).items()
-        }
-        moved_at = time.monotonic()
-        move = asyncio.run(move_replica(cluster.state.etcd, cluster.token, shard_id, target, source))
-        done_at = time.monotonic()
+        counts_before = _claims_per_shard(cluster)
+        started = time.monotonic()
+        done = operation()
+        finished = time.monotonic()
         resumed_from = load.acked_count()
-        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes after the move")
-        # The source drops its replica once it sees the new placement.
-        wait_for(
-            lambda: not (cluster.dir / "nodes" / source / "shards" / shard_id).exists(),
-            30,
-            f"{source} to drop its replica of {shard_id}",
-        )
+        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes after the change")
+        wait_for(dropped, 30, "the old replica(s) to be dropped")
         record = load.stop()
     verdict = check(cluster, record)
     last = max(a.at for a in record.acks)
     return {
         "run": run,
-        "move": move,
+        "change": done,
         "placement_before": before,
         "placement_after": placement_summary(cluster),
         "claims_per_shard_before": counts_before,
         "claims_per_shard_after": verdict.get("claims_per_shard"),
-        "source_replica_dropped": True,
-        "write_unavailability_seconds": round(unavailability(record.acks, moved_at, last), 3),
-        "move_seconds": round(done_at - moved_at, 3),
-        "acknowledged_writes": len(record.acks),
-        "write_errors": dict(record.write_errors),
-        "reads": record.reads,
-        "read_errors": dict(record.read_errors),
-        "partial_reads": record.partial_reads,
+        "change_seconds": round(finished - started, 3),
+        "write_unavailability_seconds": round(unavailability(record.acks, started, last), 3),
+        **load_summary(record),
         "checker": verdict,
     }
+
+
+def rebalance_run(cluster: LocalCluster, run: int, writers: int, readers: int, warmup_writes: int) -> dict:
+    shard_id, source, target = _moves(cluster, run)
+    replica = cluster.dir / "nodes" / source / "shards" / shard_id
+    return _under_load(
+        cluster,
+        run,
+        "m",
+        lambda: asyncio.run(move_replica(cluster.state.etcd, cluster.token, shard_id, target, source)),
+        lambda: not replica.exists(),
+        writers,
+        readers,
+        warmup_writes,
+    )
+
+
+def split_run(cluster: LocalCluster, run: int, writers: int, readers: int, warmup_writes: int) -> dict:
+    shard_id = sorted(placement_summary(cluster))[run % len(placement_summary(cluster))]
+    replicas = [cluster.dir / "nodes" / n / "shards" / shard_id for n in cluster.state.nodes]
+    return _under_load(
+        cluster,
+        run,
+        "s",
+        lambda: asyncio.run(split_shard(cluster.state.etcd, cluster.token, shard_id)),
+        lambda: not any(p.exists() for p in replicas),
+        writers,
+        readers,
+        warmup_writes,
+    )
 
 
 def run_rebalance(
@@ -99,49 +129,6 @@ def _summary(name: str, spec: ClusterSpec, started: float, results: list[dict]) 
             r["checker"]["ok"] and not r["write_errors"] and not r["read_errors"] for r in results
         ),
         "results": results,
-    }
-
-
-def split_run(cluster: LocalCluster, run: int, writers: int, readers: int, warmup_writes: int) -> dict:
-    before = placement_summary(cluster)
-    shard_id = sorted(before)[run % len(before)]
-    with Load(cluster.router, cluster.api_key, writers, readers, tag=f"s{run}-") as load:
-        wait_for(lambda: load.acked_count() >= warmup_writes, 60, "writes to flow")
-        counts_before = {
-            sid: max((v.claims for v in vs.values()), default=0) for sid, vs in _views(cluster).items()
-        }
-        split_at = time.monotonic()
-        split = asyncio.run(split_shard(cluster.state.etcd, cluster.token, shard_id))
-        done_at = time.monotonic()
-        resumed_from = load.acked_count()
-        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes after the split")
-        wait_for(
-            lambda: (
-                not any(
-                    (cluster.dir / "nodes" / n / "shards" / shard_id).exists() for n in cluster.state.nodes
-                )
-            ),
-            30,
-            f"every node to drop {shard_id}",
-        )
-        record = load.stop()
-    verdict = check(cluster, record)
-    last = max(a.at for a in record.acks)
-    return {
-        "run": run,
-        "split": split,
-        "placement_before": before,
-        "placement_after": placement_summary(cluster),
-        "claims_per_shard_before": counts_before,
-        "claims_per_shard_after": verdict.get("claims_per_shard"),
-        "write_unavailability_seconds": round(unavailability(record.acks, split_at, last), 3),
-        "split_seconds": round(done_at - split_at, 3),
-        "acknowledged_writes": len(record.acks),
-        "write_errors": dict(record.write_errors),
-        "reads": record.reads,
-        "read_errors": dict(record.read_errors),
-        "partial_reads": record.partial_reads,
-        "checker": verdict,
     }
 
 

@@ -40,14 +40,15 @@ def test_rebalance_drill_moves_a_follower_and_a_leader_without_client_errors(tmp
     for run in result["results"]:
         assert run["checker"]["ok"], run["checker"]
         assert run["write_errors"] == {} and run["read_errors"] == {}
-        move = run["move"]
+        move = run["change"]
         assert move["to"] in move["after"]["replicas"] and move["from"] not in move["after"]["replicas"]
         assert move["after"]["epoch"] > move["before"]["epoch"]
         assert run["placement_after"][move["shard_id"]]["replicas"] == move["after"]["replicas"]
-    assert not follower_move["move"]["leader_handoff"]
-    assert leader_move["move"]["leader_handoff"] and leader_move["move"]["fenced_at_lsn"] > 0
+    assert not follower_move["change"]["leader_handoff"]
+    assert leader_move["change"]["leader_handoff"] and leader_move["change"]["fenced_at_lsn"] > 0
     assert (
-        leader_move["placement_after"][leader_move["move"]["shard_id"]]["leader"] == leader_move["move"]["to"]
+        leader_move["placement_after"][leader_move["change"]["shard_id"]]["leader"]
+        == leader_move["change"]["to"]
     )
 
 
@@ -55,14 +56,14 @@ def test_split_drill_moves_half_the_data_to_new_shards_without_client_errors(tmp
     result = run_split(tmp_path / "c", runs=1, warmup_writes=30)
     [run] = result["results"]
     assert run["checker"]["ok"], run["checker"]
-    assert run["write_errors"] == {} and run["read_errors"] == {}
-    split = run["split"]
+    assert run["write_errors"] == {} and run["read_errors"] == {}, run
+    split = run["change"]
     halves = sorted(split["halves"])
     assert halves == [f"{split['shard_id']}-0", f"{split['shard_id']}-1"]
     after, before = run["claims_per_shard_after"], run["claims_per_shard_before"]
     assert split["shard_id"] not in after and all(after[h] > 0 for h in halves)
     # Every claim of the old shard went to exactly one half (plus what was written meanwhile).
-    assert sum(after[h] for h in halves) >= before[split["shard_id"]]
+    assert sum(after[h] for h in halves) >= before[split["shard_id"]], run
     assert all(
         run["placement_after"][h]["epoch"] > run["placement_before"][split["shard_id"]]["epoch"]
         for h in halves
