@@ -159,6 +159,12 @@ def main(argv: list[str]) -> int:
         help="followers staler than this are passed over by reads that do not say",
     )
     p.add_argument(
+        "--auth-reload-interval",
+        type=float,
+        default=2.0,
+        help="seconds between checks of the auth file for changes (new keys, revocations, JWT keys)",
+    )
+    p.add_argument(
         "--metrics-listen",
         default=metrics.default_listen(),
         help="HOST:PORT for the Prometheus /metrics endpoint, e.g. 127.0.0.1:0 (or $DASH_METRICS_LISTEN; "
@@ -167,7 +173,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        auth = load_authenticator(args.api_keys_file)
+        auth = load_authenticator(args.api_keys_file, args.auth_reload_interval)
         token = (
             args.cluster_token_file.read_text(encoding="utf-8").strip()
             if args.cluster_token_file

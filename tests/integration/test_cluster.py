@@ -23,7 +23,7 @@ from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, node_pb2, node_pb2_
 from dash_client.client import DashClient
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import claim_routing_key, routing_hash
-from dash_router.auth import ApiKeyAuthenticator
+from dash_router.auth import FileAuthenticator
 from dash_router.service import Router, RouterConfig
 
 KEY_A, KEY_B = "key-tenant-a-0123456789", "key-tenant-b-0123456789"
@@ -135,9 +135,13 @@ def test_results_merge_across_all_shards(cluster) -> None:
     assert again.replayed
 
 
+def _no_keys() -> FileAuthenticator:
+    return FileAuthenticator(None, env_spec="")
+
+
 def test_stale_epoch_write_is_refused_and_the_router_retry_lands_it_once(cluster) -> None:
     async def scenario() -> None:
-        router = Router(RouterConfig(etcd=cluster.state.etcd), ApiKeyAuthenticator([]), cluster.token)
+        router = Router(RouterConfig(etcd=cluster.state.etcd), _no_keys(), cluster.token)
         await router.watcher.refresh()  # a placement snapshot, and no watch: this router will go stale
         await router._on_placement(router.placement)
         subject = "Stale Quay"
