@@ -120,6 +120,7 @@ DELEGATED = {
     ("cluster",): ("cluster.cli", "up | status | down: a local cluster of real processes"),
     ("drill",): ("cluster.drills", "failover|partition|rebalance|split: drills under load + checker"),
     ("trace", "show"): ("dash_client.trace_view", "a trace from a JSONL trace file as a waterfall"),
+    ("audit",): ("dash_router.audit", "verify FILE: check a tamper-evident audit log"),
 }
 
 

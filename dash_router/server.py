@@ -27,18 +27,41 @@ from dash_node import validation as v
 from dash_node.errors import DashError
 from dash_node.server import CODES, MAX_MESSAGE_BYTES
 from dash_node.wire import Undecodable, lenient_decoder
+from dash_router.audit import AuditLog, load_key
 from dash_router.auth import Authenticator, load_authenticator
 from dash_router.service import Router, RouterConfig, RpcFailed
 
 log = logging.getLogger("dash.router")
 
 
-def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc.RpcMethodHandler:
+MUTATIONS = frozenset({"Ingest", "IngestBatch", "IngestDocument", "UpsertEvidence", "DeleteClaim"})
+DENIALS = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
+
+
+def _ids(request, answer) -> list[str]:
+    """The claim ids a request wrote or asked for (a document's id for a document)."""
+    if answer is not None and getattr(answer, "claim_ids", None):
+        return list(answer.claim_ids)
+    if isinstance(request, dash_pb2.IngestRequest):
+        return [request.item.claim.claim_id]
+    if isinstance(request, dash_pb2.IngestBatchRequest):
+        return [it.claim.claim_id for it in request.items]
+    if isinstance(request, dash_pb2.IngestDocumentRequest):
+        return [f"document:{request.document.doc_id}"]
+    if isinstance(request, dash_pb2.UpsertEvidenceRequest):
+        return sorted({ev.claim_id for ev in request.evidence})
+    claim_id = getattr(request, "claim_id", "")
+    return [claim_id] if claim_id else []
+
+
+def _handler(
+    router: Router, auth: Authenticator, name: str, input_desc, audit: AuditLog | None = None
+) -> grpc.RpcMethodHandler:
     method: Callable = getattr(router, name)
     latency = metrics.ROUTER.request_seconds
 
     async def handle(request, context: grpc.aio.ServicerContext):
-        started, code = time.perf_counter(), grpc.StatusCode.UNKNOWN
+        started, code, message, principal, answer = time.perf_counter(), grpc.StatusCode.OK, "", None, None
         try:
             principal = auth.authenticate({k: v for k, v in context.invocation_metadata() or ()})
             if isinstance(request, Undecodable):
@@ -46,19 +69,33 @@ def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc
             v.check_tenant(request.tenant_id, router.config.limits)
             principal.check_tenant(request.tenant_id)
             answer = await method(request)
-            code = grpc.StatusCode.OK
-            return answer
         except DashError as exc:
-            code = CODES.get(exc.code, grpc.StatusCode.INTERNAL)
-            await context.abort(code, exc.message)
+            code, message = CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message
         except RpcFailed as exc:
-            code = exc.code
-            await context.abort(exc.code, exc.details)
+            code, message = exc.code, exc.details
         except LookupError as exc:  # no shard owns a position: placement is incomplete
-            code = grpc.StatusCode.UNAVAILABLE
-            await context.abort(code, f"placement: {exc}")
-        finally:
-            latency.labels(name, code.name).observe(time.perf_counter() - started)
+            code, message = grpc.StatusCode.UNAVAILABLE, f"placement: {exc}"
+        if audit is not None and (name in MUTATIONS or code in DENIALS):
+            try:
+                await audit.record(
+                    principal=principal.name if principal is not None else "",
+                    tenant=getattr(request, "tenant_id", ""),
+                    action=name,
+                    ids=_ids(request, answer) if not isinstance(request, Undecodable) else [],
+                    outcome="ok" if code == grpc.StatusCode.OK else "denied" if code in DENIALS else "error",
+                    code=code.name,
+                    reason=message,
+                )
+            except OSError as exc:
+                log.error("audit log write failed: %s", exc)
+                code, message = (
+                    grpc.StatusCode.UNAVAILABLE,
+                    "audit log unavailable: the request is not confirmed",
+                )
+        latency.labels(name, code.name).observe(time.perf_counter() - started)
+        if code != grpc.StatusCode.OK:
+            await context.abort(code, message)
+        return answer
 
     return grpc.unary_unary_rpc_method_handler(
         handle,
@@ -68,10 +105,10 @@ def _handler(router: Router, auth: Authenticator, name: str, input_desc) -> grpc
 
 
 def build_server(
-    router: Router, auth: Authenticator, listen: str
+    router: Router, auth: Authenticator, listen: str, audit: AuditLog | None = None
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     desc = dash_pb2.DESCRIPTOR.services_by_name["Dash"]
-    methods = {m.name: _handler(router, auth, m.name, m.input_type) for m in desc.methods}
+    methods = {m.name: _handler(router, auth, m.name, m.input_type, audit) for m in desc.methods}
     server = grpc.aio.server(
         handlers=[grpc.method_handlers_generic_handler(desc.full_name, methods)],
         interceptors=telemetry.aio_server_interceptors(),
@@ -92,7 +129,7 @@ def build_server(
     return server, port, health_servicer
 
 
-async def serve(args: argparse.Namespace, auth: Authenticator, token: str) -> None:
+async def serve(args: argparse.Namespace, auth: Authenticator, token: str, audit: AuditLog | None) -> None:
     config = RouterConfig(
         etcd=args.etcd,
         shard_timeout=args.shard_timeout,
@@ -111,7 +148,7 @@ async def serve(args: argparse.Namespace, auth: Authenticator, token: str) -> No
             print(f"dash router serve: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
             raise SystemExit(2) from exc
         print(f"metrics on {shown}", flush=True)
-    server, port, health_servicer = build_server(router, auth, args.listen)
+    server, port, health_servicer = build_server(router, auth, args.listen, audit)
     await server.start()
     for name in ("", "dash.v1.Dash"):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -170,6 +207,11 @@ def main(argv: list[str]) -> int:
         help="HOST:PORT for the Prometheus /metrics endpoint, e.g. 127.0.0.1:0 (or $DASH_METRICS_LISTEN; "
         "default: none)",
     )
+    p.add_argument("--audit-log", type=Path, default=None, help="append the audit trail here (JSONL)")
+    p.add_argument(
+        "--audit-key-file", type=Path, default=None, help="the audit HMAC key (or $DASH_AUDIT_KEY)"
+    )
+    p.add_argument("--audit-fsync", choices=["always", "off"], default="always")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -181,13 +223,18 @@ def main(argv: list[str]) -> int:
         )
         if args.metrics_listen:
             metrics.parse_listen(args.metrics_listen)
+        audit = None
+        if args.audit_log is not None:
+            audit = AuditLog(args.audit_log, load_key(args.audit_key_file), args.audit_fsync)
     except (OSError, ValueError) as exc:
         print(f"dash router serve: {exc}", file=sys.stderr)
         return 2
     provider = telemetry.setup_tracing("dash-router")
     try:
-        asyncio.run(serve(args, auth, token))
+        asyncio.run(serve(args, auth, token, audit))
     finally:
+        if audit is not None:
+            audit.close()
         if provider is not None:
             provider.shutdown()
     return 0
