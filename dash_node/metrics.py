@@ -137,6 +137,10 @@ class RouterMetrics:
         self.retrieve_partial = Counter(
             "dash_router_retrieve_partial", "Retrieves answered without some shards", registry=r
         )
+        self.in_flight = Gauge("dash_router_in_flight", "Requests being served by the router", registry=r)
+        self.rejected = Counter(
+            "dash_router_rejected", "Requests refused by admission control", ["gate"], registry=r
+        )
 
 
 NODE = NodeMetrics()

@@ -27,9 +27,10 @@ from dash_node import validation as v
 from dash_node.errors import DashError
 from dash_node.server import CODES, MAX_MESSAGE_BYTES
 from dash_node.wire import Undecodable, lenient_decoder
+from dash_router.admission import Admission, AdmissionConfig, Overloaded
 from dash_router.audit import AuditLog, load_key
 from dash_router.auth import Authenticator, load_authenticator
-from dash_router.service import Router, RouterConfig, RpcFailed
+from dash_router.service import CLIENT_DEADLINE, Router, RouterConfig, RpcFailed
 
 log = logging.getLogger("dash.router")
 
@@ -55,26 +56,43 @@ def _ids(request, answer) -> list[str]:
 
 
 def _handler(
-    router: Router, auth: Authenticator, name: str, input_desc, audit: AuditLog | None = None
+    router: Router,
+    auth: Authenticator,
+    name: str,
+    input_desc,
+    audit: AuditLog | None = None,
+    admission: Admission | None = None,
 ) -> grpc.RpcMethodHandler:
     method: Callable = getattr(router, name)
     latency = metrics.ROUTER.request_seconds
 
     async def handle(request, context: grpc.aio.ServicerContext):
         started, code, message, principal, answer = time.perf_counter(), grpc.StatusCode.OK, "", None, None
+        admitted = False
         try:
             principal = auth.authenticate({k: v for k, v in context.invocation_metadata() or ()})
             if isinstance(request, Undecodable):
                 raise v.InvalidArgument(request.field, "malformed (invalid UTF-8?)")
             v.check_tenant(request.tenant_id, router.config.limits)
             principal.check_tenant(request.tenant_id)
+            if admission is not None:
+                admission.admit(request.tenant_id)
+                admitted = True
+            remaining = context.time_remaining()
+            CLIENT_DEADLINE.set(time.monotonic() + remaining if remaining is not None else None)
             answer = await method(request)
+        except Overloaded as exc:
+            code, message = grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message
+            context.set_trailing_metadata((("retry-after-ms", str(exc.retry_after_ms)),))
         except DashError as exc:
             code, message = CODES.get(exc.code, grpc.StatusCode.INTERNAL), exc.message
         except RpcFailed as exc:
             code, message = exc.code, exc.details
         except LookupError as exc:  # no shard owns a position: placement is incomplete
             code, message = grpc.StatusCode.UNAVAILABLE, f"placement: {exc}"
+        finally:
+            if admitted:
+                admission.release()
         if audit is not None and (name in MUTATIONS or code in DENIALS):
             try:
                 await audit.record(
@@ -105,10 +123,14 @@ def _handler(
 
 
 def build_server(
-    router: Router, auth: Authenticator, listen: str, audit: AuditLog | None = None
+    router: Router,
+    auth: Authenticator,
+    listen: str,
+    audit: AuditLog | None = None,
+    admission: Admission | None = None,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     desc = dash_pb2.DESCRIPTOR.services_by_name["Dash"]
-    methods = {m.name: _handler(router, auth, m.name, m.input_type, audit) for m in desc.methods}
+    methods = {m.name: _handler(router, auth, m.name, m.input_type, audit, admission) for m in desc.methods}
     server = grpc.aio.server(
         handlers=[grpc.method_handlers_generic_handler(desc.full_name, methods)],
         interceptors=telemetry.aio_server_interceptors(),
@@ -129,7 +151,9 @@ def build_server(
     return server, port, health_servicer
 
 
-async def serve(args: argparse.Namespace, auth: Authenticator, token: str, audit: AuditLog | None) -> None:
+async def serve(
+    args: argparse.Namespace, auth: Authenticator, token: str, audit: AuditLog | None, admission: Admission
+) -> None:
     config = RouterConfig(
         etcd=args.etcd,
         shard_timeout=args.shard_timeout,
@@ -148,7 +172,7 @@ async def serve(args: argparse.Namespace, auth: Authenticator, token: str, audit
             print(f"dash router serve: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
             raise SystemExit(2) from exc
         print(f"metrics on {shown}", flush=True)
-    server, port, health_servicer = build_server(router, auth, args.listen, audit)
+    server, port, health_servicer = build_server(router, auth, args.listen, audit, admission)
     await server.start()
     for name in ("", "dash.v1.Dash"):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -212,6 +236,9 @@ def main(argv: list[str]) -> int:
         "--audit-key-file", type=Path, default=None, help="the audit HMAC key (or $DASH_AUDIT_KEY)"
     )
     p.add_argument("--audit-fsync", choices=["always", "off"], default="always")
+    p.add_argument("--max-in-flight", type=int, default=256, help="requests served at once; more are refused")
+    p.add_argument("--tenant-rate", type=float, default=0.0, help="requests/s per tenant (0: unlimited)")
+    p.add_argument("--tenant-burst", type=int, default=100, help="burst size of the per-tenant rate")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -223,6 +250,7 @@ def main(argv: list[str]) -> int:
         )
         if args.metrics_listen:
             metrics.parse_listen(args.metrics_listen)
+        admission = Admission(AdmissionConfig(args.max_in_flight, args.tenant_rate, args.tenant_burst))
         audit = None
         if args.audit_log is not None:
             audit = AuditLog(args.audit_log, load_key(args.audit_key_file), args.audit_fsync)
@@ -231,7 +259,7 @@ def main(argv: list[str]) -> int:
         return 2
     provider = telemetry.setup_tracing("dash-router")
     try:
-        asyncio.run(serve(args, auth, token, audit))
+        asyncio.run(serve(args, auth, token, audit, admission))
     finally:
         if audit is not None:
             audit.close()

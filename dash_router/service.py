@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -39,6 +41,10 @@ from dash_router.nodes import NodePool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The calling client's deadline (monotonic seconds), set per request by the server: node calls made on
+# its behalf get no more time than it has left.
+CLIENT_DEADLINE: ContextVar[float | None] = ContextVar("client_deadline", default=None)
 
 # Refusals after which a fresh placement may route the write correctly.
 _REROUTE_HINTS = ("stale epoch", "not the leader", "newer than placement", "hosts no replica")
@@ -97,6 +103,11 @@ class Router:
     # ---- calls to nodes ----------------------------------------------------------------------------
 
     async def _call(self, node_id: str, method: str, request, timeout: float):
+        deadline = CLIENT_DEADLINE.get()
+        if deadline is not None:  # never wait on a node longer than the client will wait for us
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                raise RpcFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "the client's deadline has passed")
         stub = self.pool.stub(node_id)
         try:
             return await getattr(stub, method)(request, timeout=timeout, metadata=self.pool.metadata)
