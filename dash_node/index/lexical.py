@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 
+from dash_node.errors import WalCorruption
 from dash_node.index.snapshot import file_name, read_snapshot, write_snapshot
 
 K1 = 1.2
@@ -244,9 +245,12 @@ class LexicalIndex:
         if found is None:
             return index, 0
         where, lsn, meta = found
-        for tenant_id, info in meta["tenants"].items():
-            with np.load(where / info["file"]) as z:
-                index._restore_tenant(tenant_id, z)
+        try:
+            for tenant_id, info in meta["tenants"].items():
+                with np.load(where / info["file"]) as z:
+                    index._restore_tenant(tenant_id, z)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError) as exc:
+            raise WalCorruption(f"{where}: lexical snapshot does not load ({exc!r})") from exc
         return index, lsn
 
     def _restore_tenant(self, tenant_id: str, z) -> None:

@@ -89,6 +89,9 @@ def read_snapshot(directory: Path) -> tuple[Path, int, dict[str, Any]] | None:
         meta = dict(manifest["meta"])
     except (ValueError, KeyError, TypeError) as exc:
         raise WalCorruption(f"{manifest_path}: unreadable snapshot manifest ({exc})") from exc
+    unlisted = _referenced_files(meta) - sums.keys()
+    if unlisted:
+        raise WalCorruption(f"{manifest_path}: names files it does not checksum: {sorted(unlisted)[:3]}")
     for name, expected in sums.items():
         path = directory / name
         if not path.exists():
@@ -96,3 +99,13 @@ def read_snapshot(directory: Path) -> tuple[Path, int, dict[str, Any]] | None:
         if sha256_file(path) != expected:
             raise WalCorruption(f"{path}: sha256 mismatch")
     return directory, lsn, meta
+
+
+def _referenced_files(meta: Any) -> set[str]:
+    """Every ``"file"`` named anywhere in the meta: a loader may open only checksummed files."""
+    if isinstance(meta, dict):
+        found = {v for k, v in meta.items() if k == "file" and isinstance(v, str)}
+        return found.union(*(_referenced_files(v) for v in meta.values()))
+    if isinstance(meta, list):
+        return set().union(*(_referenced_files(v) for v in meta))
+    return set()

@@ -238,12 +238,23 @@ class VectorStore:
         if found is None:
             return store, 0
         where, lsn, meta = found
-        for tenant_id, info in meta["tenants"].items():
-            path = where / info["file"]
-            dim = int(info["dim"])
-            index = TenantVectors._new_index(dim, config)
-            index.load(str(path))
-            if len(index) != int(info["count"]) or index.ndim != dim:
-                raise WalCorruption(f"{path}: count or dimension differs from the manifest")
-            store._tenants[tenant_id] = TenantVectors(dim, config, index)
+        try:
+            for tenant_id, info in meta["tenants"].items():
+                path = where / info["file"]
+                dim = int(info["dim"])
+                index = TenantVectors._new_index(dim, config)
+                index.load(str(path))
+                if len(index) != int(info["count"]) or index.ndim != dim:
+                    raise WalCorruption(f"{path}: count or dimension differs from the manifest")
+                store._tenants[tenant_id] = TenantVectors(dim, config, index)
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            RuntimeError,
+            OSError,
+            InvalidArgument,
+        ) as exc:
+            raise WalCorruption(f"{where}: vector snapshot does not load ({exc!r})") from exc
         return store, lsn
