@@ -127,11 +127,7 @@ class TenantVectors:
         if k <= 0 or n == 0:
             return np.empty(0, np.uint64), np.empty(0, np.float32)
         if allowed is None and n <= self.config.exact_search_below:
-            # Brute force in usearch, over-fetched so ties at the cut are broken by key, not build order.
-            m = self._index.search(q, min(2 * k, n), exact=True)
-            keys, sims = np.asarray(m.keys, np.uint64), (1.0 - np.asarray(m.distances)).astype(np.float32)
-            order = np.lexsort((keys, -sims))[:k]
-            return keys[order], sims[order]
+            return self._exact_all(q.reshape(1, -1), k)[0]
         if allowed is None:
             m = self._index.search(q, min(k, n))
             return np.asarray(m.keys, np.uint64), (1.0 - np.asarray(m.distances)).astype(np.float32)
@@ -151,12 +147,32 @@ class TenantVectors:
                 return self._exact(q, k, allow)
             count = min(count * 2, n)
 
+    def _exact_all(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Brute force in usearch over the whole tenant, over-fetched so ties at the cut are broken by
+        key, not by the order the index was built in."""
+        n = len(self._index)
+        m = self._index.search(queries, min(2 * k, n), exact=True)
+        keys, dist = np.asarray(m.keys), np.asarray(m.distances)
+        if not hasattr(m, "counts"):
+            keys, dist, counts = keys.reshape(1, -1), dist.reshape(1, -1), [keys.size]
+        else:
+            counts = np.asarray(m.counts)
+        out = []
+        for i in range(len(queries)):
+            ks = keys[i, : counts[i]].astype(np.uint64)
+            sims = (1.0 - dist[i, : counts[i]]).astype(np.float32)
+            order = np.lexsort((ks, -sims))[:k]
+            out.append((ks[order], sims[order]))
+        return out
+
     def search_many(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Unfiltered top-k for several queries in one call (usearch searches a batch in parallel)."""
         n = len(self._index)
         if k <= 0 or n == 0 or len(queries) == 0:
             return [(np.empty(0, np.uint64), np.empty(0, np.float32)) for _ in range(len(queries))]
         q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim))
+        if n <= self.config.exact_search_below:
+            return self._exact_all(q, k)
         m = self._index.search(q, min(k, n))
         keys, dist = np.asarray(m.keys), np.asarray(m.distances)
         if not hasattr(m, "counts"):  # usearch answers a one-row batch with plain Matches
