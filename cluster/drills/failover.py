@@ -17,6 +17,7 @@ from cluster.drills.checker import check
 from cluster.drills.load import Load, load_summary, unavailability
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.replicas import placement
+from dash_node.placement import ShardPlacement
 
 
 def placement_summary(cluster: LocalCluster) -> dict:
@@ -37,6 +38,20 @@ def wait_for(condition, timeout: float, what: str, step: float = 0.02):
         time.sleep(step)
 
 
+def new_leader(cluster: LocalCluster, shard_id: str, old: str) -> ShardPlacement:
+    """Wait for placement to name a leader of ``shard_id`` other than ``old``."""
+    return wait_for(
+        lambda: (s := placement(cluster).shards[shard_id]).leader != old and s,
+        30,
+        f"a new leader of {shard_id}",
+    )
+
+
+def writes_resume(load: Load, more: int = 10) -> None:
+    start = load.acked_count()
+    wait_for(lambda: load.acked_count() >= start + more, 30, "writes to flow again")
+
+
 def failover_run(cluster: LocalCluster, run: int, writers: int, readers: int) -> dict:
     before = placement_summary(cluster)
     shard_id = sorted(before)[run % len(before)]
@@ -45,14 +60,9 @@ def failover_run(cluster: LocalCluster, run: int, writers: int, readers: int) ->
         wait_for(lambda: load.acked_count() >= 10, 30, "writes to flow")
         fault_at = time.monotonic()
         cluster.kill(victim)
-        promoted = wait_for(
-            lambda: (s := placement(cluster).shards[shard_id]).leader != victim and s,
-            30,
-            f"a new leader of {shard_id}",
-        )
+        promoted = new_leader(cluster, shard_id, victim)
         promoted_at = time.monotonic()
-        resumed_from = load.acked_count()
-        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes to flow again")
+        writes_resume(load)
         cluster.start_node(victim)  # it rejoins as a follower
         record = load.stop()
     last = max(a.at for a in record.acks)

@@ -18,10 +18,9 @@ from pathlib import Path
 
 from cluster import netns
 from cluster.drills.checker import check
-from cluster.drills.failover import placement_summary, wait_for
+from cluster.drills.failover import new_leader, placement_summary, wait_for, writes_resume
 from cluster.drills.load import Load, load_summary, unavailability
 from cluster.local import ClusterSpec, LocalCluster
-from cluster.replicas import placement
 
 
 def _probe_rows(path: Path) -> list[dict]:
@@ -57,14 +56,9 @@ def partition_run(cluster: LocalCluster, run: int, writers: int, readers: int) -
             wait_for(lambda: sum(r["ok"] for r in _probe_rows(probe_log)) >= 3, 30, "the probe's writes")
             cut_at = time.monotonic()
             cluster.partition(victim)
-            promoted = wait_for(
-                lambda: (s := placement(cluster).shards[shard_id]).leader != victim and s,
-                30,
-                f"a new leader of {shard_id}",
-            )
+            promoted = new_leader(cluster, shard_id, victim)
             promoted_at = time.monotonic()
-            resumed_from = load.acked_count()
-            wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes to flow again")
+            writes_resume(load)
             probe.wait(timeout=3 * ttl + 30)
             cluster.heal(victim)
             healed_at = time.monotonic()

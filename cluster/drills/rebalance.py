@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cluster.drills.checker import check
-from cluster.drills.failover import placement_summary, wait_for
+from cluster.drills.failover import placement_summary, wait_for, writes_resume
 from cluster.drills.load import Load, load_summary, unavailability
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.rebalance import move_replica, split_shard
@@ -54,8 +54,7 @@ def _under_load(
         started = time.monotonic()
         done = operation()
         finished = time.monotonic()
-        resumed_from = load.acked_count()
-        wait_for(lambda: load.acked_count() >= resumed_from + 10, 30, "writes after the change")
+        writes_resume(load)
         wait_for(dropped, 30, "the old replica(s) to be dropped")
         record = load.stop()
     verdict = check(cluster, record)
