@@ -121,6 +121,16 @@ class _Replicated:
 _STOP = object()
 
 
+def _load_index(load, empty):
+    """An index snapshot, or — if it fails its checks — an empty index at LSN 0: indexes are derived
+    from the state, so recovery rebuilds or replays them instead of refusing to open."""
+    try:
+        return load()
+    except WalCorruption as exc:
+        log.error("index snapshot unusable (%s); rebuilding the index from the state", exc.message)
+        return empty(), 0
+
+
 def _now() -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.GetCurrentTime()
@@ -159,8 +169,13 @@ class Engine:
             applied = self.store.applied_lsn(txn)
         # A fresh WAL next to existing state (an installed snapshot) starts right after it.
         self.wal = Wal(self.path / "wal", self.config.wal, start_lsn=applied + 1)
-        self.lexical, lexical_lsn = LexicalIndex.load(self.path / "lexical")
-        self.vectors, vector_lsn = VectorStore.load(self.path / "vectors", self.config.vector)
+        self.lexical, lexical_lsn = _load_index(
+            lambda: LexicalIndex.load(self.path / "lexical"), LexicalIndex
+        )
+        self.vectors, vector_lsn = _load_index(
+            lambda: VectorStore.load(self.path / "vectors", self.config.vector),
+            lambda: VectorStore(self.config.vector),
+        )
         # Held by the writer while it changes the indexes and by readers while they search them.
         self.index_lock = threading.Lock()
         index_lsn = min(vector_lsn, lexical_lsn)

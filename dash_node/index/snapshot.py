@@ -58,8 +58,9 @@ def write_snapshot(
         write(path)
         fsync_path(path)
         sums[name] = sha256_file(path)
+    body = {"lsn": int(lsn), "files": sums, "meta": meta}
     with (tmp / MANIFEST).open("w", encoding="utf-8") as f:
-        json.dump({"lsn": int(lsn), "files": sums, "meta": meta}, f, ensure_ascii=False, sort_keys=True)
+        json.dump({**body, "check": _check(body)}, f, ensure_ascii=False, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
     fsync_path(tmp)
@@ -84,6 +85,9 @@ def read_snapshot(directory: Path) -> tuple[Path, int, dict[str, Any]] | None:
     manifest_path = directory / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        body = {"lsn": manifest["lsn"], "files": manifest["files"], "meta": manifest["meta"]}
+        if manifest["check"] != _check(body):
+            raise ValueError("its own checksum does not match")
         lsn = int(manifest["lsn"])
         sums = dict(manifest["files"])
         meta = dict(manifest["meta"])
@@ -99,6 +103,11 @@ def read_snapshot(directory: Path) -> tuple[Path, int, dict[str, Any]] | None:
         if sha256_file(path) != expected:
             raise WalCorruption(f"{path}: sha256 mismatch")
     return directory, lsn, meta
+
+
+def _check(body: dict[str, Any]) -> str:
+    """sha256 of the manifest's own content: an edited LSN or file list is caught, not trusted."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _referenced_files(meta: Any) -> set[str]:

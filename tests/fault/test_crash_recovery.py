@@ -6,6 +6,7 @@ present in full and no batch is present in part. Recovery replays only the WAL a
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import threading
@@ -138,3 +139,18 @@ def test_lost_index_snapshots_are_rebuilt_from_state(tmp_path: Path) -> None:
         assert engine.recovery["rebuilt_indexes"]
         got = engine.retrieve(dash_pb2.RetrieveRequest(tenant_id="acme", query="claim late", top_k=1))
         assert got.results[0].claim.claim_id == "late"
+
+
+def test_a_damaged_index_snapshot_is_rebuilt_not_trusted(tmp_path: Path) -> None:
+    data = tmp_path / "replica"
+    with Engine(data) as engine:
+        engine.ingest_batch("acme", [_item(f"c{j}") for j in range(20)])
+        engine.checkpoint()
+    manifest = data / "vectors" / "manifest.json"
+    body = json.loads(manifest.read_text())
+    body["lsn"] += 5  # a plausible lie: the index would skip records on catch-up
+    manifest.write_text(json.dumps(body))
+    with Engine(data) as engine:
+        assert engine.recovery["index_snapshot_lsn"] == 0  # the snapshot was not trusted
+        got = engine.retrieve(dash_pb2.RetrieveRequest(tenant_id="acme", query="claim c7", top_k=1))
+        assert got.results[0].claim.claim_id == "c7"
