@@ -88,6 +88,9 @@ class EngineConfig:
     replication_buffer_bytes: int = 32 << 20
     replicated_ack_timeout_s: float = 2.0
     follower_retention_s: float = 300.0
+    # Admission on the node: writes waiting for the writer beyond this are refused (RESOURCE_EXHAUSTED)
+    # rather than queued without bound. Internal writes (the edge builder's) are not counted against it.
+    max_queued_writes: int = 1024
 
     def validate(self) -> None:
         self.wal.validate()
@@ -403,6 +406,12 @@ class Engine:
         pending = _Pending(batch, items_field, epoch=write.epoch if write is not None else 0)
         if started is not None:
             pending.started = started
+        if items_field != "detected_edges" and self._queue.qsize() >= self.config.max_queued_writes:
+            METRICS.write_queue_rejected.inc()
+            raise ResourceExhausted(
+                f"write: {self._queue.qsize()} writes already queued on this replica "
+                f"(limit {self.config.max_queued_writes}); retry shortly"
+            )
         if batch.detect and self.detector is not None:
             self.detector.admit(len(batch.upserts))  # a full backlog holds new claims back
         with telemetry.span(

@@ -95,6 +95,11 @@ class NodeMetrics:
             registry=r,
             buckets=LATENCY_BUCKETS,
         )
+        self.write_queue_rejected = Counter(
+            "dash_node_write_queue_rejected",
+            "Writes refused because the replica's write queue was full",
+            registry=r,
+        )
         self.replication_lag_records = Gauge(
             "dash_node_replication_lag_records",
             "Follower replicas: records the leader had that this replica had not applied, at last contact",
