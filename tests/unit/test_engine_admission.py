@@ -13,6 +13,7 @@ from dash_client._pb.dash.v1 import types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.errors import ResourceExhausted
 from dash_node.evidence.builder import EdgeBuilderConfig
+from dash_node.wal import WalConfig
 
 
 def item(cid: str) -> types_pb2.ClaimInput:
@@ -27,18 +28,27 @@ def wait_until(condition, timeout: float = 5.0) -> None:
 
 
 def test_a_full_write_queue_refuses_and_drains(tmp_path: Path) -> None:
-    config = EngineConfig(max_queued_writes=1, evidence=EdgeBuilderConfig(enabled=False))
+    # One write per group, so the writer takes c1 alone and then stalls on the lock we hold.
+    config = EngineConfig(
+        max_queued_writes=1,
+        wal=WalConfig(batch_max_records=1),
+        evidence=EdgeBuilderConfig(enabled=False),
+    )
     with Engine(tmp_path / "e", config) as engine:
-        engine._write_lock.acquire()  # the writer will stall on its next group
-        first = threading.Thread(target=engine.ingest, args=("t", item("c1")))
-        first.start()
-        wait_until(lambda: engine._queue.qsize() == 0)  # the writer holds c1
-        second = threading.Thread(target=engine.ingest, args=("t", item("c2")))
-        second.start()
-        wait_until(lambda: engine._queue.qsize() == 1)  # c2 waits in the queue
-        with pytest.raises(ResourceExhausted, match="limit 1"):
-            engine.ingest("t", item("c3"))
-        engine._write_lock.release()
+        queued = engine._queue
+        engine._write_lock.acquire()
+        try:
+            first = threading.Thread(target=engine.ingest, args=("t", item("c1")))
+            first.start()
+            # unfinished_tasks counts every put: c1 was queued and the writer has taken it.
+            wait_until(lambda: queued.unfinished_tasks == 1 and queued.qsize() == 0)
+            second = threading.Thread(target=engine.ingest, args=("t", item("c2")))
+            second.start()
+            wait_until(lambda: queued.unfinished_tasks == 2 and queued.qsize() == 1)
+            with pytest.raises(ResourceExhausted, match="limit 1"):
+                engine.ingest("t", item("c3"))
+        finally:
+            engine._write_lock.release()  # never leave the writer stalled, or closing would hang
         first.join()
         second.join()
         assert sorted(engine.claim_ids("t")) == ["c1", "c2"]

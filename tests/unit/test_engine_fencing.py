@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2, wal_pb2
-from dash_node import Engine
+from dash_node import Engine, EngineConfig
 from dash_node.engine import _Pending
 from dash_node.errors import NotFound, StaleEpoch
+from dash_node.wal import WalConfig
 
 
 def item(cid: str) -> types_pb2.ClaimInput:
@@ -20,7 +21,8 @@ def item(cid: str) -> types_pb2.ClaimInput:
 
 
 def test_epoch_change_while_queued_refuses_the_write(tmp_path: Path) -> None:
-    with Engine(tmp_path / "r") as engine:
+    # One write per group, so the writer takes the first write alone and stalls on the lock we hold.
+    with Engine(tmp_path / "r", EngineConfig(wal=WalConfig(batch_max_records=1))) as engine:
         engine.epoch = 1
         outcome: list[object] = []
         engine._write_lock.acquire()  # hold the writer between taking writes and committing them
@@ -30,7 +32,7 @@ def test_epoch_change_while_queued_refuses_the_write(tmp_path: Path) -> None:
                 wal_pb2.WalBatch(tenant_id="acme", upserts=engine._resolve_items("acme", [item("a")]))
             )
             engine._queue.put(first)
-            _until(lambda: engine._queue.qsize() == 0)
+            _until(lambda: engine._queue.qsize() == 0)  # the writer has taken it
             # ... so this one is accepted (epoch 1 is current) and waits in the queue.
             t = threading.Thread(target=lambda: outcome.append(_try(engine, "queued", 1)))
             t.start()
