@@ -9,17 +9,18 @@ import sys
 
 import grpc
 
+from cluster.access import NodeAccess
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.rebalance import MoveError, move_replica, split_shard
-from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
+from dash_client import transport
+from dash_client._pb.dash.v1 import node_pb2
 from dash_node.etcd_placement import PlacementStore
-from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 
 def status(cluster: LocalCluster, timeout: float = 3.0) -> dict:
     """Nodes (registered or not), shards (range, replicas, leader, epoch) and each replica's position."""
     pm = asyncio.run(_load(cluster.state.etcd))
-    token = cluster.token
+    access = cluster.access
     nodes = {}
     for node_id in sorted(set(cluster.state.nodes) | set(pm.nodes)):
         info = pm.nodes.get(node_id)
@@ -32,7 +33,7 @@ def status(cluster: LocalCluster, timeout: float = 3.0) -> dict:
     for shard in pm.ordered():
         replicas = {}
         for node_id in shard.replicas:
-            replicas[node_id] = _replica_stats(nodes.get(node_id, {}), shard.shard_id, token, timeout)
+            replicas[node_id] = _replica_stats(nodes.get(node_id, {}), shard.shard_id, access, timeout)
             replicas[node_id]["role"] = "leader" if node_id == shard.leader else "follower"
         leader_lsn = replicas.get(shard.leader, {}).get("applied_lsn", 0)
         for r in replicas.values():
@@ -55,18 +56,13 @@ def status(cluster: LocalCluster, timeout: float = 3.0) -> dict:
     }
 
 
-def _replica_stats(node: dict, shard_id: str, token: str, timeout: float) -> dict:
+def _replica_stats(node: dict, shard_id: str, access: NodeAccess, timeout: float) -> dict:
     if not node.get("registered"):
         return {"up": False}
-    with grpc.insecure_channel(node["address"]) as channel:
-        try:
-            s = node_pb2_grpc.NodeStub(channel).Stats(
-                node_pb2.StatsRequest(shard_id=shard_id),
-                timeout=timeout,
-                metadata=[(CLUSTER_TOKEN_HEADER, token)],
-            )
-        except grpc.RpcError as exc:
-            return {"up": False, "error": f"{exc.code().name}: {exc.details()}"}
+    try:
+        s = access.call(node["address"], "Stats", node_pb2.StatsRequest(shard_id=shard_id), timeout)
+    except grpc.RpcError as exc:
+        return {"up": False, "error": f"{exc.code().name}: {exc.details()}"}
     return {
         "up": True,
         "claims": s.claims,
@@ -115,6 +111,12 @@ def main(argv: list[str]) -> int:
     up.add_argument("--replicas", type=int, default=2)
     up.add_argument("--etcd-members", type=int, choices=[1, 3], default=1)
     up.add_argument("--lease-ttl", type=int, default=5)
+    up.add_argument(
+        "--tls", action="store_true", help="TLS everywhere, mutual between router and nodes (throwaway CA)"
+    )
+    up.add_argument(
+        "--tls-client-auth", action="store_true", help="with --tls: clients need a certificate too"
+    )
     st = sub.add_parser("status", help="nodes, shards, leaders, epochs, replica positions")
     st.add_argument("--dir", required=True)
     st.add_argument("--json", action="store_true")
@@ -132,23 +134,34 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd == "up":
-            spec = ClusterSpec(args.nodes, args.shards, args.replicas, args.etcd_members, args.lease_ttl)
-            state = LocalCluster(args.dir, spec).up()
+            spec = ClusterSpec(
+                args.nodes,
+                args.shards,
+                args.replicas,
+                args.etcd_members,
+                args.lease_ttl,
+                tls=args.tls or args.tls_client_auth,
+                tls_client_auth=args.tls_client_auth,
+            )
+            cluster = LocalCluster(args.dir, spec)
+            state = cluster.up()
             print(
                 f"router   {state.router}\napi key  {state.api_key}\netcd     {state.etcd}\n"
                 f"state    {args.dir}/cluster.json\nstop with: dash cluster down --dir {args.dir}"
             )
+            if cluster.tls is not None:
+                print("client   " + " ".join(transport.to_flags(cluster.tls)))
         elif args.cmd == "move":
             c = LocalCluster.attach(args.dir)
             print(
                 json.dumps(
-                    asyncio.run(move_replica(c.state.etcd, c.token, args.shard, args.to, args.source)),
+                    asyncio.run(move_replica(c.state.etcd, c.access, args.shard, args.to, args.source)),
                     indent=2,
                 )
             )
         elif args.cmd == "split":
             c = LocalCluster.attach(args.dir)
-            print(json.dumps(asyncio.run(split_shard(c.state.etcd, c.token, args.shard, args.at)), indent=2))
+            print(json.dumps(asyncio.run(split_shard(c.state.etcd, c.access, args.shard, args.at)), indent=2))
         elif args.cmd == "status":
             st = status(LocalCluster.attach(args.dir))
             print(json.dumps(st, indent=2) if args.json else render(st))

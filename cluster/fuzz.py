@@ -22,12 +22,13 @@ from pathlib import Path
 
 import grpc
 
+from cluster.local import LocalCluster
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2, node_pb2_grpc, types_pb2
+from dash_client.transport import open_channel
 from dash_node.errors import DashError
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorStore
 from dash_node.wal import Wal, WalConfig
-from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 BAD_CODES = {"INTERNAL", "UNKNOWN"}
 
@@ -106,15 +107,20 @@ WRITES = {"Ingest", "IngestBatch", "IngestDocument", "UpsertEvidence", "DeleteCl
 
 
 def fuzz_payloads(
-    router: str, api_key: str, node: str, token: str, n: int, seed: int = 1, tenant: str = "fuzz"
+    cluster: LocalCluster, node_id: str, n: int, seed: int = 1, tenant: str = "fuzz"
 ) -> FuzzReport:
-    """``n`` malformed requests, spread over the router's RPCs; the node's LSN is watched for writes."""
+    """``n`` malformed requests, spread over the router's RPCs; the content of shard ``s0`` on
+    ``node_id`` is watched for writes."""
     rng = random.Random(seed)
     report = FuzzReport()
     seeds = _seed_requests(tenant)
-    auth = (("authorization", f"Bearer {api_key}"),)
-    node_meta = ((CLUSTER_TOKEN_HEADER, token),)
-    with grpc.insecure_channel(router) as channel, grpc.insecure_channel(node) as node_channel:
+    auth = (("authorization", f"Bearer {cluster.api_key}"),)
+    access = cluster.access
+    node_meta = access.metadata
+    with (
+        open_channel(cluster.router, cluster.tls) as channel,
+        access.channel(cluster.state.nodes[node_id]) as node_channel,
+    ):
         stats = node_pb2_grpc.NodeStub(node_channel).Stats
         calls = {
             name: channel.unary_unary(

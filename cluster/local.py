@@ -22,14 +22,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cluster import netns
+from cluster import audit_accounting, netns
+from cluster.access import NodeAccess
+from cluster.certs import CertificateAuthority
+from dash_client import transport
+from dash_client.transport import TlsConfig
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import initial_shards
 
 READY = re.compile(r"serving on (\S+)")
+METRICS_ON = re.compile(r"metrics on (\S+)")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,13 @@ class ClusterSpec:
     router_flags: tuple[str, ...] = ()
     # Run every node in a network namespace of its own, on a bridge (root only): drills can partition one.
     netns: bool = False
+    # TLS everywhere with throwaway certificates (<dir>/tls): mutual TLS between router, nodes and
+    # operator tools; clients verify the router (and present a certificate if `tls_client_auth`).
+    tls: bool = False
+    tls_client_auth: bool = False
+    # Routers keep an audit log (<dir>/audit/<router>.jsonl, key in <dir>/audit-key) and serve metrics;
+    # `down` checks that the log accounts for every mutation and denial the router counted.
+    audit: bool = True
 
 
 @dataclass
@@ -64,6 +77,9 @@ class ClusterState:
     spec: dict = field(default_factory=dict)
     netns: dict[str, dict] = field(default_factory=dict)  # node id -> its namespace (see netns.Netns)
     bridge: dict = field(default_factory=dict)
+    metrics: dict[str, str] = field(default_factory=dict)  # router name -> its metrics address
+    counted: dict[str, dict[str, int]] = field(default_factory=dict)  # router -> "method code" -> requests
+    audit: dict[str, dict] = field(default_factory=dict)  # router -> audit accounting, written by `down`
 
 
 def node_command(data_dir: Path, *flags: str, listen: str = "127.0.0.1:0") -> list[str]:
@@ -161,6 +177,12 @@ class LocalCluster:
         ]
         keys.write_text(json.dumps({"keys": entries}))
         keys.chmod(0o600)
+        if self.spec.tls:
+            self._authority().issue("client")
+        if self.spec.audit:
+            audit_key = self.dir / "audit-key"
+            audit_key.touch(mode=0o600)
+            audit_key.write_text(secrets.token_urlsafe(32))
         try:
             node_ids = [f"n{i + 1}" for i in range(self.spec.nodes)]
             if self.spec.netns:
@@ -246,6 +268,7 @@ class LocalCluster:
             str(self.dir / "cluster-token"),
             "--fsync",
             self.spec.fsync,
+            *self._tls_flags(node_id, require_client_cert=True, extra_names=(ns.ns_ip,) if ns else ()),
             *self.spec.node_flags,
             listen=f"{ns.ns_ip}:0" if ns is not None else "127.0.0.1:0",
         )
@@ -260,14 +283,72 @@ class LocalCluster:
 
     def start_router(self, name: str, timeout: float = 60.0) -> str:
         """Start a router process (routers hold no state: start as many as you like); its address."""
-        proc = self._spawn(name, [*router_command(self.state.etcd, self.dir), *self.spec.router_flags])
-        return wait_ready(self.dir / "logs" / f"{name}.log", proc, timeout)
+        flags = self._tls_flags(name, require_client_cert=self.spec.tls_client_auth)
+        if self.spec.audit:
+            self._count_requests(name)  # a restarted router counts from zero again
+            flags += [
+                "--audit-log",
+                str(self.audit_log(name)),
+                "--audit-key-file",
+                str(self.dir / "audit-key"),
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ]
+        proc = self._spawn(
+            name, [*router_command(self.state.etcd, self.dir), *flags, *self.spec.router_flags]
+        )
+        log = self.dir / "logs" / f"{name}.log"
+        address = wait_ready(log, proc, timeout)
+        if self.spec.audit:
+            self.state.metrics[name] = METRICS_ON.search(log.read_text(errors="replace")).group(1)
+        self.save()
+        return address
+
+    def audit_log(self, router: str = "router") -> Path:
+        return self.dir / "audit" / f"{router}.jsonl"
+
+    def _count_requests(self, router: str) -> None:
+        """Add what a live router has counted to the tally its audit log must account for."""
+        address = self.state.metrics.pop(router, None)
+        pid = self.state.pids.get(router)
+        if address is None or pid is None or not process_alive(pid):
+            return
+        tally = Counter(self.state.counted.get(router, {}))
+        for (method, code), n in audit_accounting.scrape(address).items():
+            tally[f"{method} {code}"] += n
+        self.state.counted[router] = dict(tally)
+
+    def _account_audit(self) -> None:
+        """Compare each router's audit log with what it counted; recorded in cluster.json (and appended
+        to $DASH_AUDIT_ACCOUNTING when set, so a test session can add up all its clusters)."""
+        key = (self.dir / "audit-key").read_bytes().strip()
+        for router, tally in self.state.counted.items():
+            counts = Counter({tuple(k.split(" ", 1)): n for k, n in tally.items()})
+            self.state.audit[router] = audit_accounting.account(self.audit_log(router), key, counts)
+        ledger = os.environ.get(audit_accounting.LEDGER_ENV)
+        if ledger and self.state.audit:
+            with open(ledger, "a") as f:
+                for router, result in self.state.audit.items():
+                    f.write(json.dumps({"cluster": str(self.dir), "router": router, **result}) + "\n")
+
+    def _authority(self) -> CertificateAuthority:
+        return CertificateAuthority(self.dir / "tls")
+
+    def _tls_flags(
+        self, name: str, require_client_cert: bool, extra_names: tuple[str, ...] = ()
+    ) -> list[str]:
+        """A process's ``--tls-*`` flags, its certificate issued on first start (none without TLS)."""
+        if not self.spec.tls:
+            return []
+        issued = self._authority().issue(name, extra_names)
+        return transport.to_flags(issued.tls(require_client_cert))
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (a node id, 'router' or 'etcd-0') and wait for it to exit."""
         pid = self.state.pids.get(name)
         if pid is None:
             return
+        self._count_requests(name)
         _signal_and_wait(pid, sig, self._procs.get(name))
         self.state.pids.pop(name, None)
         self.save()
@@ -292,10 +373,18 @@ class LocalCluster:
         """Stop everything this cluster started: router, then nodes, then etcd; remove namespaces."""
         for node_id in self.state.netns:  # a partitioned node must be reachable to stop cleanly
             self.heal(node_id)
+        for router in list(self.state.metrics):
+            try:
+                self._count_requests(router)
+            except OSError as exc:  # a hung router: its log cannot be checked against its count
+                self.state.audit[router] = {"error": f"metrics not readable: {exc}"}
         order = sorted(self.state.pids, key=lambda n: (n.startswith("etcd"), n != "router", n))
         for name in order:
             _signal_and_wait(self.state.pids[name], signal.SIGTERM, self._procs.get(name))
         self.state.pids.clear()
+        if self.state.counted and (self.dir / "audit-key").exists():
+            self._account_audit()
+            self.state.counted.clear()
         for node_id in list(self.state.netns):
             netns.delete(self.namespace(node_id))
             self.state.netns.pop(node_id)
@@ -330,6 +419,19 @@ class LocalCluster:
     @property
     def token(self) -> str:
         return (self.dir / "cluster-token").read_text().strip()
+
+    @property
+    def tls(self) -> TlsConfig | None:
+        """The client certificate and CA for talking to this cluster (None: it runs without TLS)."""
+        if not self.spec.tls:
+            return None
+        tls_dir = self.dir / "tls"
+        return TlsConfig(tls_dir / "ca.pem", tls_dir / "client.pem", tls_dir / "client.key")
+
+    @property
+    def access(self) -> NodeAccess:
+        """What operator tools need to call the nodes directly."""
+        return NodeAccess(self.token, self.tls)
 
     def __enter__(self) -> LocalCluster:
         self.up()

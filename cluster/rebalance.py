@@ -22,10 +22,10 @@ from dataclasses import replace
 
 import grpc
 
-from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
+from cluster.access import NodeAccess
+from dash_client._pb.dash.v1 import node_pb2
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import PlacementMap, ShardPlacement
-from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 FENCE_SECONDS = 10.0
 
@@ -34,15 +34,8 @@ class MoveError(Exception):
     """The move cannot be made (bad arguments, or placement changed under it)."""
 
 
-def _node_call(address: str, token: str, method: str, request, timeout: float = 5.0):
-    with grpc.insecure_channel(address) as channel:
-        return getattr(node_pb2_grpc.NodeStub(channel), method)(
-            request, timeout=timeout, metadata=[(CLUSTER_TOKEN_HEADER, token)]
-        )
-
-
-def _applied(pm: PlacementMap, node_id: str, shard_id: str, token: str) -> int:
-    stats = _node_call(pm.nodes[node_id].address, token, "Stats", node_pb2.StatsRequest(shard_id=shard_id))
+def _applied(pm: PlacementMap, node_id: str, shard_id: str, access: NodeAccess) -> int:
+    stats = access.call(pm.nodes[node_id].address, "Stats", node_pb2.StatsRequest(shard_id=shard_id))
     return stats.applied_lsn
 
 
@@ -61,19 +54,19 @@ async def _wait(condition, timeout: float, what: str) -> None:
 
 
 async def _reach(
-    pm: PlacementMap, token: str, replicas: list[tuple[str, str]], lsn: int, timeout: float
+    pm: PlacementMap, access: NodeAccess, replicas: list[tuple[str, str]], lsn: int, timeout: float
 ) -> None:
     """Wait until every (node, shard) replica has applied ``lsn``."""
     for node, shard_id in replicas:
         await _wait(
-            lambda n=node, s=shard_id: _applied(pm, n, s, token) >= lsn,
+            lambda n=node, s=shard_id: _applied(pm, n, s, access) >= lsn,
             timeout,
             f"{shard_id} on {node} at {lsn}",
         )
 
 
 async def move_replica(
-    etcd: str, token: str, shard_id: str, to: str, source: str = "", timeout: float = 120.0
+    etcd: str, access: NodeAccess, shard_id: str, to: str, source: str = "", timeout: float = 120.0
 ) -> dict:
     """Move the replica of ``shard_id`` on ``source`` (default: a follower) to node ``to``; returns a
     record of the move (placements before and after, timings)."""
@@ -95,15 +88,15 @@ async def move_replica(
         before = shard
         pm = await _swap(store, pm, replace(shard, learners=(to,), epoch=shard.epoch + 1))
         leader = pm.shards[shard_id].leader
-        await _reach(pm, token, [(to, shard_id)], _applied(pm, leader, shard_id, token), timeout)
+        await _reach(pm, access, [(to, shard_id)], _applied(pm, leader, shard_id, access), timeout)
         caught_up = time.monotonic()
         new_leader, fenced_lsn = leader, None
         if source == leader:
             new_leader = to
             epoch = pm.shards[shard_id].epoch
             fence = node_pb2.FenceRequest(shard_id=shard_id, epoch=epoch, seconds=FENCE_SECONDS)
-            fenced_lsn = _node_call(pm.nodes[leader].address, token, "Fence", fence).applied_lsn
-            await _reach(pm, token, [(to, shard_id)], fenced_lsn, FENCE_SECONDS)
+            fenced_lsn = access.call(pm.nodes[leader].address, "Fence", fence).applied_lsn
+            await _reach(pm, access, [(to, shard_id)], fenced_lsn, FENCE_SECONDS)
         current = pm.shards[shard_id]
         after = replace(
             current,
@@ -131,7 +124,7 @@ async def move_replica(
 
 
 async def split_shard(
-    etcd: str, token: str, shard_id: str, at: int | None = None, timeout: float = 120.0
+    etcd: str, access: NodeAccess, shard_id: str, at: int | None = None, timeout: float = 120.0
 ) -> dict:
     """Split ``shard_id`` at ``at`` (default: the middle of its range) into ``<id>-0`` and ``<id>-1``
     on the same replicas, online; returns a record of the split."""
@@ -160,12 +153,12 @@ async def split_shard(
         pm = await store.load()
         leader = shard.leader
         copies = [(node, h.shard_id) for h in halves for node in h.replicas]
-        await _reach(pm, token, copies, _applied(pm, leader, shard_id, token), timeout)
+        await _reach(pm, access, copies, _applied(pm, leader, shard_id, access), timeout)
         copied = time.monotonic()
         # 2. Fence the shard's leader; every copy must hold its last LSN.
         fence = node_pb2.FenceRequest(shard_id=shard_id, epoch=shard.epoch, seconds=FENCE_SECONDS)
-        fenced_lsn = _node_call(pm.nodes[leader].address, token, "Fence", fence).applied_lsn
-        await _reach(pm, token, copies, fenced_lsn, FENCE_SECONDS)
+        fenced_lsn = access.call(pm.nodes[leader].address, "Fence", fence).applied_lsn
+        await _reach(pm, access, copies, fenced_lsn, FENCE_SECONDS)
         # 3. One transaction: the halves serve, the shard is gone.
         final = [replace(h, source="", epoch=h.epoch + 1) for h in halves]
         expected = {
@@ -183,9 +176,7 @@ async def split_shard(
 
             def trim(h=h, request=request) -> bool:
                 try:
-                    trimmed[h.shard_id] = _node_call(
-                        pm.nodes[h.leader].address, token, "TrimToRange", request
-                    ).lsn
+                    trimmed[h.shard_id] = access.call(pm.nodes[h.leader].address, "TrimToRange", request).lsn
                     return True
                 except grpc.RpcError as exc:
                     if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:

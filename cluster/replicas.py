@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import grpc
 
 from cluster.local import LocalCluster
-from dash_client._pb.dash.v1 import node_pb2, node_pb2_grpc
+from dash_client._pb.dash.v1 import node_pb2
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import PlacementMap
-from dash_node.wire import CLUSTER_TOKEN_HEADER
 
 
 @dataclass(frozen=True)
@@ -43,13 +42,8 @@ def placement(cluster: LocalCluster) -> PlacementMap:
 def replica_stats(
     cluster: LocalCluster, node_id: str, shard_id: str, digest: bool = False, timeout: float = 5.0
 ) -> node_pb2.StatsResponse:
-    address = cluster.state.nodes[node_id]
-    with grpc.insecure_channel(address) as channel:
-        return node_pb2_grpc.NodeStub(channel).Stats(
-            node_pb2.StatsRequest(shard_id=shard_id, digest=digest),
-            timeout=timeout,
-            metadata=[(CLUSTER_TOKEN_HEADER, cluster.token)],
-        )
+    request = node_pb2.StatsRequest(shard_id=shard_id, digest=digest)
+    return cluster.access.call(cluster.state.nodes[node_id], "Stats", request, timeout)
 
 
 def shard_views(cluster: LocalCluster, shard_id: str, digest: bool = True) -> dict[str, ReplicaView]:

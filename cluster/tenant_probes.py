@@ -92,6 +92,7 @@ def _client(cluster: LocalCluster, credential: str, tenant: str) -> DashClient:
         tenant=tenant,
         timeout=10.0,
         retry=RetryPolicy(max_attempts=1),
+        tls=cluster.tls,
     )
     return DashClient(config=config)
 

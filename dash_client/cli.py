@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 from tqdm import tqdm
 
+from dash_client import transport
 from dash_client.client import MODES, ClientConfig, DashClient, content_commit_id
 from dash_client.errors import DashError, InvalidArgument
 from dash_client.formats import FormatError, claim_from_json, parse_time, render_text
@@ -23,8 +24,12 @@ from dash_client.tracing import setup_tracing
 
 def _client(args: argparse.Namespace) -> DashClient:
     try:
+        tls = transport.from_args(args)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from exc
+    try:
         config = ClientConfig(
-            target=args.target, api_key=args.api_key, tenant=args.tenant, timeout=args.timeout
+            target=args.target, api_key=args.api_key, tenant=args.tenant, timeout=args.timeout, tls=tls
         )
     except ValueError as exc:
         raise InvalidArgument(f"--{exc}") from exc
@@ -136,6 +141,7 @@ def _client_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", default="default", help="tenant id")
     p.add_argument("--api-key", default="", help="API key (sent as a bearer token)")
     p.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")
+    transport.add_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,7 @@ from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
 from dash_client.errors import DashError, InvalidArgument, from_rpc_error
 from dash_client.formats import pack_vector
 from dash_client.tracing import instrument_channel
+from dash_client.transport import TlsConfig, open_aio_channel, open_channel
 from dash_client.types import (
     ClaimIn,
     ClaimRecord,
@@ -85,7 +86,8 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class ClientConfig:
     """Where and how to connect. ``timeout`` is the deadline of each attempt, in seconds; ``tenant`` is the
-    default of every call's ``tenant=``; ``api_key`` is sent as ``authorization: Bearer <key>``."""
+    default of every call's ``tenant=``; ``api_key`` is sent as ``authorization: Bearer <key>``; ``tls``
+    secures the connection (plaintext without it, which only suits loopback)."""
 
     target: str = "127.0.0.1:7070"
     api_key: str = ""
@@ -93,6 +95,7 @@ class ClientConfig:
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_message_bytes: int = 16 << 20
+    tls: TlsConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.target:
@@ -177,6 +180,7 @@ class _Base:
         api_key: str = "",
         tenant: str = "default",
         config: ClientConfig | None = None,
+        tls: TlsConfig | None = None,
         sleep: Callable[[float], Any] | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -186,6 +190,7 @@ class _Base:
             target=target if target is not None else cfg.target,
             api_key=api_key or cfg.api_key,
             tenant=tenant if config is None or tenant != "default" else cfg.tenant,
+            tls=tls or cfg.tls,
         )
         self.config = cfg
         self._sleep = sleep if sleep is not None else type(self)._default_sleep
@@ -196,7 +201,7 @@ class _Base:
             ("grpc.max_receive_message_length", cfg.max_message_bytes),
         ]
         # Traced when tracing is configured (W3C context to the router); unchanged otherwise.
-        self._channel = instrument_channel(type(self)._new_channel(cfg.target, options=options))
+        self._channel = instrument_channel(type(self)._new_channel(cfg.target, cfg.tls, options))
         self._stub = dash_pb2_grpc.DashStub(self._channel)
 
     def _tenant(self, tenant: str | None) -> str:
@@ -348,7 +353,7 @@ class DashClient(_Base):
     ``[0, 1)``) drive the retry backoff; tests inject them to make delays deterministic.
     """
 
-    _new_channel = staticmethod(grpc.insecure_channel)
+    _new_channel = staticmethod(open_channel)
     _default_sleep = staticmethod(time.sleep)
 
     def _invoke(self, call: _Call) -> Any:
@@ -491,7 +496,7 @@ class AsyncDashClient(_Base):
     and use it inside one running event loop.
     """
 
-    _new_channel = staticmethod(grpc.aio.insecure_channel)
+    _new_channel = staticmethod(open_aio_channel)
     _default_sleep = staticmethod(asyncio.sleep)
 
     async def _invoke(self, call: _Call) -> Any:

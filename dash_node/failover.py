@@ -100,7 +100,7 @@ class Failover:
 
     def _position(self, address: str, shard_id: str) -> int | None:
         """A peer replica's committed LSN, or None if it does not answer in time."""
-        with grpc.insecure_channel(address) as channel:
+        with self.host.connect(address) as channel:
             try:
                 stats = node_pb2_grpc.NodeStub(channel).Stats(
                     node_pb2.StatsRequest(shard_id=shard_id),

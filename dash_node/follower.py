@@ -73,7 +73,7 @@ class Follower:
                 continue
             address, stream = target
             try:
-                with grpc.insecure_channel(address, options=_OPTIONS) as channel:
+                with self.host.connect(address, _OPTIONS) as channel:
                     stub = node_pb2_grpc.NodeStub(channel)
                     try:
                         self._follow(stub, target)

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import grpc
+
 from dash_client._pb.dash.v1 import dash_pb2
+from dash_client.transport import TlsConfig, open_channel
 from dash_node.engine import Engine, EngineConfig
 from dash_node.errors import FailedPrecondition, NotFound, StaleEpoch, Unavailable
 from dash_node.follower import Follower
@@ -28,13 +31,21 @@ from dash_node.wire import CLUSTER_TOKEN_HEADER
 class ShardHost:
     """Holds the node's engines by shard id and checks every request against placement."""
 
-    def __init__(self, data_dir: Path, config: EngineConfig, node_id: str = "", token: bytes = b"") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: EngineConfig,
+        node_id: str = "",
+        token: bytes = b"",
+        tls: TlsConfig | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.config = config
         self.node_id = node_id
         self.clustered = bool(node_id)
-        # Followers call their leaders with the cluster credential.
+        # Followers call their leaders with the cluster credential, over TLS when the cluster uses it.
         self.metadata = ((CLUSTER_TOKEN_HEADER, token.decode()),) if token else ()
+        self.tls = tls
         # Whether this node's cluster lease is current (set by membership): a node that cannot renew it
         # takes no writes, so a leader cut off from etcd stops before another is promoted.
         self.lease_current: Callable[[], bool] = lambda: not self.clustered
@@ -54,6 +65,10 @@ class ShardHost:
             self._leads[""] = True
 
     # ---- placement ---------------------------------------------------------------------------------
+
+    def connect(self, address: str, options: tuple[tuple[str, object], ...] = ()) -> grpc.Channel:
+        """A channel to a peer node, secured as this node's own listener is."""
+        return open_channel(address, self.tls, options)
 
     def apply_placement(self, pm: PlacementMap) -> None:
         """Open replicas newly placed here (learners included); update epochs and leadership of all;

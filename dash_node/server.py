@@ -24,6 +24,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dash_client import transport
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
 from dash_node import leader, metrics, telemetry
 from dash_node.engine import EngineConfig
@@ -198,7 +199,8 @@ def service_handlers(service: NodeService, token: bytes = b"") -> list[grpc.Gene
 def build_server(
     host: ShardHost, listen: str, token: bytes = b"", max_workers: int = 16
 ) -> tuple[grpc.Server, int]:
-    """A ready-to-start server bound to ``listen``; returns it and the bound port."""
+    """A ready-to-start server bound to ``listen`` (TLS as ``host.tls`` says); returns it and the bound
+    port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dash-rpc"),
         handlers=service_handlers(NodeService(host), token),
@@ -213,9 +215,7 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = ["dash.v1.Node", "dash.v1.Dash", health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise OSError(f"--listen: cannot bind {listen}")
+    port = transport.bind(server, listen, host.tls)
     for name in ("", "dash.v1.Node", "dash.v1.Dash"):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port
@@ -244,6 +244,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=32 << 20,
         help="recent WAL records kept in memory for followers (older ones are read from the WAL)",
     )
+    transport.add_arguments(p)
     p.add_argument("--node-id", default="", help="cluster mode: this node's id in placement")
     p.add_argument("--etcd", default="", help="cluster mode: etcd endpoints HOST:PORT[,HOST:PORT...]")
     p.add_argument("--lease-ttl", type=int, default=10, help="cluster mode: registration lease, seconds")
@@ -299,13 +300,14 @@ def main(argv: list[str]) -> int:
         config = config_from_args(args)
         config.validate()
         token = cluster_token(args.cluster_token_file)
+        tls = transport.from_args(args)
         if args.metrics_listen:
             metrics.parse_listen(args.metrics_listen)
     except (DashError, OSError, ValueError) as exc:
         print(f"dash node serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     provider = telemetry.setup_tracing("dash-node", {"dash.node_id": args.node_id} if args.node_id else None)
-    host = ShardHost(args.data_dir, config, args.node_id, token)
+    host = ShardHost(args.data_dir, config, args.node_id, token, tls)
     metrics.NODE.watch_claims(lambda: _claims_by_shard(host))
     metrics_server = None
     if args.metrics_listen:

@@ -6,6 +6,7 @@ import grpc
 
 from dash_client._pb.dash.v1 import node_pb2_grpc
 from dash_client.tracing import aio_client_interceptors
+from dash_client.transport import TlsConfig, open_aio_channel
 from dash_node.errors import Unavailable
 from dash_node.placement import NodeInfo
 from dash_node.wire import CLUSTER_TOKEN_HEADER
@@ -15,8 +16,11 @@ class NodePool:
     """One asyncio channel per live node, reused by every call (connection reuse is the cheap part of
     a 0.7-1.0 ms hop)."""
 
-    def __init__(self, token: str = "", max_message_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self, token: str = "", tls: TlsConfig | None = None, max_message_bytes: int = 16 << 20
+    ) -> None:
         self.metadata: tuple[tuple[str, str], ...] = ((CLUSTER_TOKEN_HEADER, token),) if token else ()
+        self._tls = tls
         self._options = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -44,8 +48,8 @@ class NodePool:
             raise Unavailable(f"node '{node_id}' is not registered (down, or its lease expired)")
         entry = self._channels.get(node_id)
         if entry is None or entry[0] != info.address:
-            channel = grpc.aio.insecure_channel(
-                info.address, options=self._options, interceptors=aio_client_interceptors() or None
+            channel = open_aio_channel(
+                info.address, self._tls, self._options, interceptors=aio_client_interceptors() or None
             )
             entry = (info.address, channel, node_pb2_grpc.NodeStub(channel))
             self._channels[node_id] = entry

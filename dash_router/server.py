@@ -20,8 +20,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dash_client import transport
 from dash_client._pb.dash.v1 import dash_pb2
 from dash_client.client import ACK_LEVELS, READ_PREFERENCES
+from dash_client.transport import TlsConfig
 from dash_node import metrics, telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError
@@ -128,6 +130,7 @@ def build_server(
     listen: str,
     audit: AuditLog | None = None,
     admission: Admission | None = None,
+    tls: TlsConfig | None = None,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     desc = dash_pb2.DESCRIPTOR.services_by_name["Dash"]
     methods = {m.name: _handler(router, auth, m.name, m.input_type, audit, admission) for m in desc.methods}
@@ -145,9 +148,7 @@ def build_server(
     reflection.enable_server_reflection(
         [desc.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise OSError(f"--listen: cannot bind {listen}")
+    port = transport.bind(server, listen, tls)
     return server, port, health_servicer
 
 
@@ -160,6 +161,7 @@ async def serve(
         default_ack=ACK_LEVELS[args.default_ack],
         read_preference=READ_PREFERENCES[args.read_preference],
         max_staleness_ms=args.max_staleness_ms,
+        node_tls=args.node_tls,
     )
     router = Router(config, auth, token)
     await router.start()
@@ -172,7 +174,7 @@ async def serve(
             print(f"dash router serve: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
             raise SystemExit(2) from exc
         print(f"metrics on {shown}", flush=True)
-    server, port, health_servicer = build_server(router, auth, args.listen, audit, admission)
+    server, port, health_servicer = build_server(router, auth, args.listen, audit, admission, args.tls)
     await server.start()
     for name in ("", "dash.v1.Dash"):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -187,6 +189,11 @@ async def serve(
     await router.stop()
     if metrics_server is not None:
         metrics_server.shutdown()
+
+
+def _as_client(tls: TlsConfig | None) -> TlsConfig | None:
+    """The listener's files reused for calls to nodes: the same CA and identity, no listener options."""
+    return None if tls is None else TlsConfig(tls.ca_file, tls.cert_file, tls.key_file)
 
 
 def main(argv: list[str]) -> int:
@@ -239,6 +246,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--max-in-flight", type=int, default=256, help="requests served at once; more are refused")
     p.add_argument("--tenant-rate", type=float, default=0.0, help="requests/s per tenant (0: unlimited)")
     p.add_argument("--tenant-burst", type=int, default=100, help="burst size of the per-tenant rate")
+    transport.add_arguments(p, what="the client listener")
+    transport.add_arguments(p, "node-", "calls to nodes; default: the --tls-* files")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -251,6 +260,8 @@ def main(argv: list[str]) -> int:
         if args.metrics_listen:
             metrics.parse_listen(args.metrics_listen)
         admission = Admission(AdmissionConfig(args.max_in_flight, args.tenant_rate, args.tenant_burst))
+        args.tls = transport.from_args(args)
+        args.node_tls = transport.from_args(args, "node-") or _as_client(args.tls)
         audit = None
         if args.audit_log is not None:
             audit = AuditLog(args.audit_log, load_key(args.audit_key_file), args.audit_fsync)

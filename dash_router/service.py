@@ -22,6 +22,7 @@ from typing import TypeVar
 import grpc
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_client.transport import TlsConfig
 from dash_node import telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError, NotFound, Unavailable
@@ -61,6 +62,8 @@ class RouterConfig:
     default_ack: int = dash_pb2.ACK_LEVEL_LEADER
     read_preference: int = dash_pb2.READ_PREFERENCE_LEADER
     max_staleness_ms: int = 10_000
+    # How the router reaches its nodes: TLS, with its own certificate when nodes require mutual TLS.
+    node_tls: TlsConfig | None = None
 
 
 class RpcFailed(Exception):
@@ -78,7 +81,7 @@ class Router:
         self.config = config
         self.auth = auth
         self.judge = RuleJudge()
-        self.pool = NodePool(token)
+        self.pool = NodePool(token, config.node_tls)
         self.watcher = PlacementWatcher(PlacementStore(config.etcd), on_change=self._on_placement)
         self._watch_task: asyncio.Task | None = None
 

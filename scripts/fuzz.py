@@ -32,9 +32,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
         with LocalCluster(Path(tmp) / "c", ClusterSpec(nodes=1, shards=1, replicas=1)) as c:
-            payloads = fuzz_payloads(
-                c.router, c.api_key, c.state.nodes["n1"], c.token, args.payloads, args.seed
-            )
+            payloads = fuzz_payloads(c, "n1", args.payloads, args.seed)
             alive = {name: process_alive(pid) for name, pid in c.state.pids.items()}
         result["payloads"] = {
             **payloads.to_json(),

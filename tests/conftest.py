@@ -6,10 +6,12 @@ its first line of output) so integration and fault tests talk gRPC to the real t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,10 +20,13 @@ from pathlib import Path
 import grpc
 import pytest
 
+from cluster.audit_accounting import LEDGER_ENV
 from cluster.local import node_command
 from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, node_pb2_grpc
 
 _READY = re.compile(r"dash node serving on (\S+):(\d+)")
+_LEDGER = pytest.StashKey[Path]()
+_SUMMARY = pytest.StashKey[str]()
 
 
 class NodeProcess:
@@ -117,3 +122,38 @@ def assert_citations_exact(resp: dash_pb2.RetrieveResponse, sources: dict[str, s
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+# ---- audit accounting over the whole session -------------------------------------------------------
+# Every LocalCluster a test starts has its routers audit; when it stops it compares each audit log with
+# the router's own request count and appends the result to this session's ledger. The session fails if
+# any mutation or denial went without a record, or any log does not verify.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    ledger = Path(tempfile.mkdtemp(prefix="dash-audit-")) / "ledger.jsonl"
+    os.environ[LEDGER_ENV] = str(ledger)
+    config.stash[_LEDGER] = ledger
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    ledger = session.config.stash.get(_LEDGER, None)
+    if ledger is None or not ledger.exists():
+        return
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    bad = [e for e in entries if "error" in e or e["missing"] or not e["intact"]]
+    session.config.stash[_SUMMARY] = (
+        f"audit accounting: {len(entries)} router logs, "
+        f"{sum(e.get('requests_to_audit', 0) for e in entries)} mutations and denials counted by the "
+        f"routers, {sum(e.get('records', 0) for e in entries)} audit records, "
+        f"{sum(e.get('missing', 0) for e in entries)} missing, {len(bad)} logs with a problem"
+        + "".join(f"\n  {e['cluster']} {e['router']}: {e}" for e in bad)
+    )
+    if bad and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    summary = config.stash.get(_SUMMARY, None)
+    if summary:
+        terminalreporter.write_line(summary)

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import grpc
-
 from cluster.drills.load import TENANT, LoadRecord
 from cluster.local import LocalCluster
 from cluster.replicas import divergent, placement, wait_converged
-from dash_client._pb.dash.v1 import dash_pb2, node_pb2, node_pb2_grpc
-from dash_node.wire import CLUSTER_TOKEN_HEADER
+from dash_client._pb.dash.v1 import dash_pb2, node_pb2
 
 QUERIES = ("containers handled", "berth", "Berth 0-1-0 handled containers")
 
@@ -100,21 +97,9 @@ def check(
     return out
 
 
-def _stub(cluster: LocalCluster, node_id: str) -> tuple[grpc.Channel, node_pb2_grpc.NodeStub]:
-    channel = grpc.insecure_channel(cluster.state.nodes[node_id])
-    return channel, node_pb2_grpc.NodeStub(channel)
-
-
 def _claim_ids(cluster: LocalCluster, node_id: str, shard_id: str) -> list[str]:
-    channel, stub = _stub(cluster, node_id)
-    with channel:
-        return list(
-            stub.ListClaims(
-                node_pb2.ListClaimsRequest(tenant_id=TENANT, shard_id=shard_id),
-                timeout=30,
-                metadata=[(CLUSTER_TOKEN_HEADER, cluster.token)],
-            ).claim_ids
-        )
+    request = node_pb2.ListClaimsRequest(tenant_id=TENANT, shard_id=shard_id)
+    return list(cluster.access.call(cluster.state.nodes[node_id], "ListClaims", request, 30).claim_ids)
 
 
 def _read_mismatches(cluster: LocalCluster, pm) -> list[str]:
@@ -124,15 +109,10 @@ def _read_mismatches(cluster: LocalCluster, pm) -> list[str]:
         for q in QUERIES:
             answers = {}
             for node_id in shard.replicas:
-                channel, stub = _stub(cluster, node_id)
-                with channel:
-                    res = stub.Retrieve(
-                        dash_pb2.RetrieveRequest(
-                            tenant_id=TENANT, query=q, top_k=10, shard_id=shard.shard_id
-                        ),
-                        timeout=30,
-                        metadata=[(CLUSTER_TOKEN_HEADER, cluster.token)],
-                    )
+                request = dash_pb2.RetrieveRequest(
+                    tenant_id=TENANT, query=q, top_k=10, shard_id=shard.shard_id
+                )
+                res = cluster.access.call(cluster.state.nodes[node_id], "Retrieve", request, 30)
                 answers[node_id] = [r.claim.claim_id for r in res.results]
             if len({tuple(a) for a in answers.values()}) > 1:
                 out.append(f"{shard.shard_id} {q!r}: {answers}")

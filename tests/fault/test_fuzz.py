@@ -15,7 +15,7 @@ from dash_node.wal import WalConfig
 
 def test_malformed_payloads_get_precise_refusals(tmp_path: Path) -> None:
     with LocalCluster(tmp_path / "c", ClusterSpec(nodes=1, shards=1, replicas=1)) as c:
-        report = fuzz_payloads(c.router, c.api_key, c.state.nodes["n1"], c.token, n=300)
+        report = fuzz_payloads(c, "n1", n=300)
     assert report.failures == []
     outcomes = {key.split(":")[1] for key in report.cases}
     assert "INVALID_ARGUMENT" in outcomes and sum(report.cases.values()) == 300

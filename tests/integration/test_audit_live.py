@@ -13,16 +13,11 @@ from cluster.local import ClusterSpec, LocalCluster
 from dash_client.client import DashClient
 from dash_client.errors import DashError
 
-KEY = "a" * 40
-
 
 def test_mutations_and_denials_are_all_audited(tmp_path) -> None:
-    key_file = tmp_path / "audit.key"
-    key_file.write_text(KEY)
-    log = tmp_path / "audit.jsonl"
-    flags = ("--audit-log", str(log), "--audit-key-file", str(key_file))
-    spec = ClusterSpec(nodes=1, shards=1, replicas=1, router_flags=flags)
+    spec = ClusterSpec(nodes=1, shards=1, replicas=1)
     with LocalCluster(tmp_path / "c", spec) as c:
+        log, key_file = c.audit_log(), c.dir / "audit-key"
         with DashClient(c.router, api_key=c.api_key, tenant="t") as dash:
             writes = {
                 "Ingest": dash.ingest({"claim_id": "a1", "text": "The quay is 300 m long."}).claim_ids,
@@ -71,3 +66,7 @@ def test_mutations_and_denials_are_all_audited(tmp_path) -> None:
         text=True,
     )
     assert cli.returncode == 0 and "intact" in cli.stdout
+    # `down` compared the log with the router's own request count: every request is accounted for.
+    accounting = c.state.audit["router"]
+    assert accounting["intact"] and accounting["missing"] == 0
+    assert accounting["requests_to_audit"] == accounting["records"] == len(records)
