@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import lmdb
 
 from dash_client._pb.dash.v1 import types_pb2, wal_pb2
-from dash_node.errors import AlreadyExists, InvalidArgument, NotFound
+from dash_node.errors import InvalidArgument, NotFound
 from dash_node.placement import KEYSPACE, claim_routing_key, routing_hash
 from dash_node.store import Store
 
@@ -53,10 +53,6 @@ def apply_batch(
     for i, item in enumerate(batch.upserts):
         where = items_field if items_field == "item" else f"{items_field}[{i}]"
         claim = item.claim
-        owner = store.owner(txn, claim.claim_id)
-        if owner is not None and owner != tenant:
-            # Fail closed, and say nothing about who owns it.
-            raise AlreadyExists(f"{where}.claim.claim_id: '{claim.claim_id}' is already taken")
         if claim.embedding:
             vdim = len(claim.embedding) // 4
             if dim == 0:

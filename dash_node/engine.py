@@ -30,7 +30,7 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2, wal_pb2
-from dash_node import telemetry
+from dash_node import deadlines, telemetry
 from dash_node import validation as v
 from dash_node.apply import Touched, apply_batch
 from dash_node.embedding import Embedder, default_embedder
@@ -38,6 +38,7 @@ from dash_node.errors import (
     AlreadyExists,
     ConfigError,
     DashError,
+    DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -111,6 +112,7 @@ class _Pending:
     started: float = field(default_factory=time.perf_counter)  # when the write entered the engine
     group_size: int = 0  # writes in the WAL group that committed it
     fsync_ms: float = 0.0
+    deadline: float | None = field(default_factory=deadlines.CALLER_DEADLINE.get)  # monotonic
 
 
 @dataclass
@@ -607,6 +609,12 @@ class Engine:
                 lsn = next_lsn + len(accepted)
                 if p.epoch and p.epoch < self.epoch:  # placement moved on while the write was queued
                     p.future.set_exception(StaleEpoch(p.epoch, self.epoch))
+                    continue
+                if deadlines.expired(p.deadline):  # its caller has given up: do not apply it behind its back
+                    METRICS.write_deadline_dropped.inc()
+                    p.future.set_exception(
+                        DeadlineExceeded("deadline: passed while the write was queued; it was not applied")
+                    )
                     continue
                 if p.batch.commit_id:  # a twin of this commit may have landed since it was queued
                     found = self.store.get_commit(txn, p.batch.tenant_id, p.batch.commit_id)

@@ -32,7 +32,7 @@ class NotFound(DashError):
 
 
 class AlreadyExists(DashError):
-    """An id is taken (by another tenant, or a commit_id with other content)."""
+    """An id is taken (a commit_id already used for other content)."""
 
     code = "ALREADY_EXISTS"
 
@@ -51,6 +51,12 @@ class StaleEpoch(FailedPrecondition):
 
 class ResourceExhausted(DashError):
     code = "RESOURCE_EXHAUSTED"
+
+
+class DeadlineExceeded(DashError):
+    """The caller's deadline passed before the work began; nothing was done (a write was not applied)."""
+
+    code = "DEADLINE_EXCEEDED"
 
 
 class Unavailable(DashError):

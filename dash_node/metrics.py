@@ -95,6 +95,11 @@ class NodeMetrics:
             registry=r,
             buckets=LATENCY_BUCKETS,
         )
+        self.write_deadline_dropped = Counter(
+            "dash_node_write_deadline_dropped",
+            "Queued writes dropped unapplied because their caller's deadline had passed",
+            registry=r,
+        )
         self.write_queue_rejected = Counter(
             "dash_node_write_queue_rejected",
             "Writes refused because the replica's write queue was full",

@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from dash_client import transport
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
-from dash_node import leader, metrics, telemetry
+from dash_node import deadlines, leader, metrics, telemetry
 from dash_node.engine import EngineConfig
 from dash_node.errors import DashError
 from dash_node.host import ShardHost
@@ -48,6 +48,7 @@ CODES = {
     "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
     "PERMISSION_DENIED": grpc.StatusCode.PERMISSION_DENIED,
     "DATA_LOSS": grpc.StatusCode.DATA_LOSS,
+    "DEADLINE_EXCEEDED": grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -129,6 +130,13 @@ def _unary(fn: Callable, input_desc, token: bytes, node_id: str = "") -> grpc.Rp
                 code = grpc.StatusCode.INVALID_ARGUMENT
                 context.abort(code, f"{request.field}: malformed (invalid UTF-8?)")
             telemetry.set_attributes({"dash.node_id": node_id, "dash.shard_id": _shard_of(request)})
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:  # it waited for a worker past its deadline
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                context.abort(code, "deadline: passed before the node began the request; nothing was done")
+            reset = deadlines.CALLER_DEADLINE.set(
+                time.monotonic() + remaining if remaining is not None else None
+            )
             try:
                 answer = fn(request)
                 code = grpc.StatusCode.OK
@@ -136,6 +144,8 @@ def _unary(fn: Callable, input_desc, token: bytes, node_id: str = "") -> grpc.Rp
             except DashError as exc:
                 code = CODES.get(exc.code, grpc.StatusCode.INTERNAL)
                 context.abort(code, exc.message)
+            finally:
+                deadlines.CALLER_DEADLINE.reset(reset)
         finally:
             latency.labels(method, code.name).observe(time.perf_counter() - started)
 

@@ -19,7 +19,6 @@ from dash_node.keys import SEP, from_u64, key, prefix, split, u64
 
 _DBS = (
     "claims",  # tenant/claim_id -> Claim
-    "owners",  # claim_id -> tenant (a claim_id belongs to one tenant; reuse elsewhere fails closed)
     "docnos",  # tenant/claim_id -> u64 docno (the index key)
     "docno_rev",  # u64 docno -> tenant/claim_id
     "evidence",  # tenant/evidence_id -> Evidence
@@ -125,10 +124,6 @@ class Store:
 
     # ---- claims ------------------------------------------------------------------------------------
 
-    def owner(self, txn: lmdb.Transaction, claim_id: str) -> str | None:
-        raw = txn.get(claim_id.encode(), db=self.db["owners"])
-        return raw.decode() if raw is not None else None
-
     def get_claim(self, txn: lmdb.Transaction, tenant: str, claim_id: str) -> types_pb2.Claim | None:
         raw = txn.get(key(tenant, claim_id), db=self.db["claims"])
         return types_pb2.Claim.FromString(raw) if raw is not None else None
@@ -162,7 +157,6 @@ class Store:
             docno = self.allocate_docno(txn)
             txn.put(key(tenant, cid), u64(docno), db=self.db["docnos"])
             txn.put(u64(docno), key(tenant, cid), db=self.db["docno_rev"])
-        txn.put(cid.encode(), tenant.encode(), db=self.db["owners"])
         txn.put(key(tenant, cid), claim.SerializeToString(), db=self.db["claims"])
         txn.delete(key(tenant, cid), db=self.db["tombstones"])
         for name in names_of(claim):
@@ -197,7 +191,6 @@ class Store:
         txn.delete(key(tenant, claim_id), db=self.db["docnos"])
         if docno is not None:
             txn.delete(u64(docno), db=self.db["docno_rev"])
-        txn.delete(claim_id.encode(), db=self.db["owners"])
         txn.put(key(tenant, claim_id), u64(lsn) + u64(docno or 0), db=self.db["tombstones"])
         return docno
 

@@ -2,7 +2,7 @@
 
 Everything that can be judged from the request alone is judged here, before anything is queued for the
 WAL, so a bad request never reaches durable state. Each failure names its field the way a client wrote it
-(``items[3].evidence[0].span_end``). Checks that need state (tenant dimension, id ownership) live in the
+(``items[3].evidence[0].span_end``). Checks that need state (tenant dimension, commit ids) live in the
 engine's unit of work.
 """
 

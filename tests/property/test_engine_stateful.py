@@ -49,7 +49,6 @@ class EngineMachine(RuleBasedStateMachine):
         self.config = EngineConfig(wal=WalConfig(fsync="always"), checkpoint_every_records=7)
         self.engine = Engine(self.dir, self.config)
         self.oracle: dict[tuple[str, str], OracleClaim] = {}
-        self.owner: dict[str, str] = {}
         self.commits: dict[tuple[str, str], tuple[bytes, dash_pb2.WriteResponse]] = {}
         self.seed = 0
 
@@ -74,9 +73,6 @@ class EngineMachine(RuleBasedStateMachine):
             oc.evidence[ev_id] = (quote, 0, len(quote))
         return item, oc
 
-    def _admit(self, tenant: str, claim_id: str) -> bool:
-        return self.owner.get(claim_id, tenant) == tenant
-
     @rule(
         target=claim_ids,
         tenant=st.sampled_from(TENANTS),
@@ -87,20 +83,13 @@ class EngineMachine(RuleBasedStateMachine):
     def ingest(self, tenant: str, n: int, words: list[str], n_evidence: int) -> str:
         claim_id = f"c{n}"
         item, oc = self._item(claim_id, words, n_evidence)
-        if self._admit(tenant, claim_id):
-            resp = self.engine.ingest(tenant, item)
-            assert list(resp.claim_ids) == [claim_id]
-            old = self.oracle.get((tenant, claim_id))
-            if old is not None:  # evidence is upserted by id: earlier rows stay
-                oc.evidence = {**old.evidence, **oc.evidence}
-            self.oracle[(tenant, claim_id)] = oc
-            self.owner[claim_id] = tenant
-        else:
-            try:
-                self.engine.ingest(tenant, item)
-                raise AssertionError("a claim_id of another tenant was accepted")
-            except AlreadyExists:
-                pass
+        # Ids are scoped by tenant: another tenant's claim of the same id is a different claim.
+        resp = self.engine.ingest(tenant, item)
+        assert list(resp.claim_ids) == [claim_id]
+        old = self.oracle.get((tenant, claim_id))
+        if old is not None:  # evidence is upserted by id: earlier rows stay
+            oc.evidence = {**old.evidence, **oc.evidence}
+        self.oracle[(tenant, claim_id)] = oc
         return claim_id
 
     @rule(
@@ -121,14 +110,12 @@ class EngineMachine(RuleBasedStateMachine):
             return
         pairs = [self._item(f"c{n}", [WORDS[n % len(WORDS)], "batch"], 1) for n in ids]
         items = [p[0] for p in pairs]
-        admitted = all(self._admit(tenant, it.claim.claim_id) for it in items)
         try:
             resp = self.engine.ingest_batch(tenant, items, commit_id)
         except AlreadyExists:
-            # Either a claim_id of another tenant (nothing applied) or the commit id reused.
-            assert not admitted or key in self.commits
+            assert key in self.commits  # the commit id was used for other content: nothing applied
             return
-        assert admitted and key not in self.commits
+        assert key not in self.commits
         self.commits[key] = ([it.SerializeToString() for it in items], resp)
         for item, oc in pairs:
             cid = item.claim.claim_id
@@ -136,7 +123,6 @@ class EngineMachine(RuleBasedStateMachine):
             if old is not None:
                 oc.evidence = {**old.evidence, **oc.evidence}
             self.oracle[(tenant, cid)] = oc
-            self.owner[cid] = tenant
 
     @rule(tenant=st.sampled_from(TENANTS), claim_id=claim_ids, j=st.integers(0, 3))
     def upsert_evidence(self, tenant: str, claim_id: str, j: int) -> None:
@@ -157,7 +143,6 @@ class EngineMachine(RuleBasedStateMachine):
         if (tenant, claim_id) in self.oracle:
             self.engine.delete_claim(tenant, claim_id)
             del self.oracle[(tenant, claim_id)]
-            del self.owner[claim_id]
         else:
             try:
                 self.engine.delete_claim(tenant, claim_id)
