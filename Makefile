@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto check-proto lint test demo demo-down recall clean
+.PHONY: install proto check-proto lint test demo demo-down recall bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,13 @@ demo: $(STAMP)
 
 demo-down: $(STAMP)
 	$(BIN)/dash cluster down --dir var/demo
+
+## Performance figures: `make bench PROFILE=smoke|standard|large|xlarge` (peers side by side; results,
+## plots and a summary under docs/benchmarks/). Installs the optional `bench` extra first.
+PROFILE ?= standard
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/dash bench --profile $(PROFILE) --peers
 
 recall: $(STAMP)
 	$(BIN)/python scripts/ann_recall.py --n 100000 --out docs/benchmarks/ann_recall.json

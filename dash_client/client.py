@@ -297,6 +297,7 @@ class _Base:
         after: Sequence[WriteResult],
         read_preference: str,
         max_staleness_ms: int,
+        weights: Mapping[str, float] | None,
     ) -> _Call:
         if mode not in MODES:
             raise InvalidArgument(f"mode: one of {sorted(MODES)}")
@@ -313,6 +314,10 @@ class _Base:
         )
         if graph_depth:
             req.graph.depth = graph_depth
+        for name, value in (weights or {}).items():
+            if name not in dash_pb2.RankingWeights.DESCRIPTOR.fields_by_name:
+                raise InvalidArgument(f"weights.{name}: not a ranking weight")
+            setattr(req.weights, name, float(value))
         if embedding is not None:
             req.query_embedding = pack_vector([float(x) for x in embedding])
         if as_of is not None:
@@ -453,6 +458,7 @@ class DashClient(_Base):
         after: Sequence[WriteResult] = (),
         read_preference: str = "",
         max_staleness_ms: int = 0,
+        weights: Mapping[str, float] | None = None,
     ) -> RetrieveResult:
         """Ranked claims with citations. ``mode`` is one of ``MODES``; ``as_of`` keeps claims valid at that
         instant, ``as_known_at`` answers from what the store knew then, ``valid_window=(start, end)`` keeps
@@ -463,7 +469,9 @@ class DashClient(_Base):
         (flagged ``from_expansion``). Replicas: ``after=[write_result, ...]`` reads your writes (only
         replicas holding them answer); ``read_preference`` is ``"leader"``, ``"follower"`` or ``"any"``
         (default: the cluster's) and ``max_staleness_ms`` bounds how stale a follower may be; a replica
-        that cannot serve is passed over for the next (the same holds for ``get_claim``)."""
+        that cannot serve is passed over for the next (the same holds for ``get_claim``). ``weights``
+        overrides the composite score's weights for this query (e.g. ``{"semantic": 1, "lexical": 0,
+        ...}``), with the names of ``ScoreBreakdown``."""
         return self._invoke(self._plan_retrieve(**_args(locals())))
 
     def get_claim(
@@ -585,6 +593,7 @@ class AsyncDashClient(_Base):
         after: Sequence[WriteResult] = (),
         read_preference: str = "",
         max_staleness_ms: int = 0,
+        weights: Mapping[str, float] | None = None,
     ) -> RetrieveResult:
         """See ``DashClient.retrieve``."""
         return await self._invoke(self._plan_retrieve(**_args(locals())))

@@ -15,6 +15,7 @@ the lexical index commits with every group and remembers its LSN.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import queue
 import threading
@@ -185,7 +186,7 @@ class Engine:
         self.index_lock = threading.Lock()
         index_lsn = min(vector_lsn, lexical_lsn)
         self.recovery = self._recover(index_lsn)
-        log.info("replica %s opened: %s", self.path, self.recovery)
+        log.info("replica %s opened: %s", self.path, json.dumps(self.recovery))
         self._since_checkpoint = self.wal.last_lsn - index_lsn  # records a restart would re-index
         self.planner = Planner(self)
         self._queue: queue.Queue = queue.Queue()

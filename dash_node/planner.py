@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,13 +101,14 @@ class Planner:
                 telemetry.stage_span(f"planner.{name}", span_clock, end, {**span_attrs, "dash.candidates": n})
                 span_clock = end
 
+        w = self._weights(req)
         with eng.store.read() as txn:
             dim = eng.store.tenant_dim(txn, tenant)
             if dim is None:
                 return resp  # the tenant has no data here
             allowed = self._prefilter(txn, req)
             stage("prefilter", -1 if allowed is None else len(allowed))
-            m = max(self.w.min_candidates, self.w.candidate_multiplier * k)
+            m = max(w.min_candidates, w.candidate_multiplier * k)
             found: dict[int, _Candidate] = {}
 
             lex_hits = []
@@ -155,7 +156,7 @@ class Planner:
                 for c in cands:
                     if c.semantic == 0.0 and len(c.claim.embedding) == 4 * len(qvec):
                         c.semantic = float(np.dot(np.frombuffer(c.claim.embedding, "<f4"), qvec))
-            scored = [self._score(txn, tenant, c, req) for c in cands]
+            scored = [self._score(txn, tenant, c, req, w) for c in cands]
             scored.sort(key=lambda r: (-r.score, r.claim.claim_id))
             stage("rank", len(scored))
             results, dropped = self._apply_stance_mode(scored, req.stance_mode, k)
@@ -288,7 +289,7 @@ class Planner:
                     c = _Candidate(docno, claim)
                     if qvec is not None and len(claim.embedding) == 4 * len(qvec):
                         c.semantic = float(np.dot(np.frombuffer(claim.embedding, "<f4"), qvec))
-                    r = self._score(txn, tenant, c, req)
+                    r = self._score(txn, tenant, c, req, self._weights(req))
                     r.from_expansion = True
                     added.append(r)
                     nxt.append(other_id)
@@ -308,10 +309,16 @@ class Planner:
                 out.append(successor)
         return out
 
+    def _weights(self, req: dash_pb2.RetrieveRequest) -> RankingWeights:
+        """The node's weights, with this query's overrides."""
+        if not req.HasField("weights"):
+            return self.w
+        return replace(self.w, **{f.name: value for f, value in req.weights.ListFields()})
+
     def _score(
-        self, txn, tenant: str, c: _Candidate, req: dash_pb2.RetrieveRequest
+        self, txn, tenant: str, c: _Candidate, req: dash_pb2.RetrieveRequest, w: RankingWeights
     ) -> dash_pb2.RetrievedClaim:
-        store, w = self.engine.store, self.w
+        store = self.engine.store
         evidence = store.evidence_of(txn, tenant, c.claim.claim_id)
         sq = [_quality(ev) for ev in evidence]
         support_mass, contra_mass = _masses(evidence)

@@ -241,6 +241,9 @@ def check_document(doc: types_pb2.Document, limits: Limits) -> None:
             raise InvalidArgument(f"document.labels[{lk}]", "value too long or contains NUL")
 
 
+MAX_WEIGHT = 10.0
+
+
 def check_retrieve(req: dash_pb2.RetrieveRequest, limits: Limits) -> None:
     check_tenant(req.tenant_id, limits)
     if not req.query.strip() and not req.query_embedding:
@@ -268,6 +271,9 @@ def check_retrieve(req: dash_pb2.RetrieveRequest, limits: Limits) -> None:
             raise InvalidArgument(f"label_filter[{lk}]", "contains NUL")
     for i, entity in enumerate(req.entity_filter):
         check_id(f"entity_filter[{i}]", entity, limits.max_id_chars)
+    for f, value in req.weights.ListFields():
+        if not 0.0 <= value <= MAX_WEIGHT:  # NaN fails this too
+            raise InvalidArgument(f"weights.{f.name}", f"must be within [0, {MAX_WEIGHT:g}], got {value}")
     if not 0 <= req.graph.depth <= limits.max_graph_depth:
         raise InvalidArgument("graph.depth", f"must be within [0, {limits.max_graph_depth}]")
     if not 0 <= req.graph.max_degree <= limits.max_graph_degree:

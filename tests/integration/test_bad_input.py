@@ -499,6 +499,20 @@ CASES = [
     Case("no query, no embedding", "Retrieve", lambda: retrieve(query=""), INVALID, "query"),
     Case("blank query", "Retrieve", lambda: retrieve(query="   "), INVALID, "query"),
     Case("query too long", "Retrieve", lambda: retrieve(query="q" * 32_769), INVALID, "query"),
+    Case(
+        "negative weight",
+        "Retrieve",
+        lambda: retrieve(weights=dash_pb2.RankingWeights(lexical=-0.5)),
+        INVALID,
+        "weights.lexical",
+    ),
+    Case(
+        "NaN weight",
+        "Retrieve",
+        lambda: retrieve(weights=dash_pb2.RankingWeights(semantic=float("nan"))),
+        INVALID,
+        "weights.semantic",
+    ),
     Case("top_k -1", "Retrieve", lambda: retrieve(top_k=-1), INVALID, "top_k"),
     Case("top_k 5000", "Retrieve", lambda: retrieve(top_k=5000), INVALID, "top_k"),
     Case(

@@ -314,3 +314,29 @@ def test_async_client_round_trip(node) -> None:
             assert err.value.details.startswith("top_k")
 
     asyncio.run(main())
+
+
+def test_per_query_weights_rank_by_the_chosen_components(dash: DashClient) -> None:
+    """Dense-only weights order results by vector similarity alone; other components weigh nothing."""
+    basis = [[1.0, 0.0, 0.0, 0.0], [0.8, 0.6, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    claims = [
+        ClaimIn(
+            claim_id=f"w{i}", text=f"Weighted claim {i} about tides.", embedding=v, confidence=0.1 * (i + 1)
+        )
+        for i, v in enumerate(basis)
+    ]
+    dash.ingest_batch(claims)
+    dense = {n: 0.0 for n in ("lexical", "support", "contradiction_risk", "temporal", "source_quality")}
+    res = dash.retrieve(
+        "tides", embedding=[1.0, 0.0, 0.0, 0.0], top_k=4, weights={**dense, "semantic": 1, "confidence": 0}
+    )
+    assert [r.claim_id for r in res.results] == ["w0", "w1", "w2", "w3"]
+    for r in res.results:
+        assert r.breakdown.total == pytest.approx(r.breakdown.semantic, abs=1e-5)
+        assert r.breakdown.lexical == r.breakdown.confidence == 0.0
+    by_confidence = dash.retrieve(
+        "tides", embedding=[1.0, 0.0, 0.0, 0.0], top_k=4, weights={**dense, "semantic": 0, "confidence": 1}
+    )
+    assert [r.claim_id for r in by_confidence.results] == ["w3", "w2", "w1", "w0"]
+    with pytest.raises(InvalidArgument, match=r"weights\.novelty"):
+        dash.retrieve("tides", weights={"novelty": 1})

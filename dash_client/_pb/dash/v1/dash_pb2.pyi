@@ -165,7 +165,7 @@ class ReadOptions(_message.Message):
     def __init__(self, after: _Optional[_Iterable[_Union[ReplicaPosition, _Mapping]]] = ..., preference: _Optional[_Union[ReadPreference, str]] = ..., max_staleness_ms: _Optional[int] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
-    __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id", "include_history")
+    __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id", "include_history", "weights")
     class LabelFilterEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +188,7 @@ class RetrieveRequest(_message.Message):
     READ_FIELD_NUMBER: _ClassVar[int]
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     query: str
     query_embedding: bytes
@@ -203,7 +204,28 @@ class RetrieveRequest(_message.Message):
     read: ReadOptions
     shard_id: str
     include_history: bool
-    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., query_embedding: _Optional[bytes] = ..., top_k: _Optional[int] = ..., stance_mode: _Optional[_Union[StanceMode, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_window: _Optional[_Union[_types_pb2.TimeWindow, _Mapping]] = ..., label_filter: _Optional[_Mapping[str, str]] = ..., entity_filter: _Optional[_Iterable[str]] = ..., graph: _Optional[_Union[GraphOptions, _Mapping]] = ..., explain: _Optional[bool] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., shard_id: _Optional[str] = ..., include_history: _Optional[bool] = ...) -> None: ...
+    weights: RankingWeights
+    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., query_embedding: _Optional[bytes] = ..., top_k: _Optional[int] = ..., stance_mode: _Optional[_Union[StanceMode, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_window: _Optional[_Union[_types_pb2.TimeWindow, _Mapping]] = ..., label_filter: _Optional[_Mapping[str, str]] = ..., entity_filter: _Optional[_Iterable[str]] = ..., graph: _Optional[_Union[GraphOptions, _Mapping]] = ..., explain: _Optional[bool] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., shard_id: _Optional[str] = ..., include_history: _Optional[bool] = ..., weights: _Optional[_Union[RankingWeights, _Mapping]] = ...) -> None: ...
+
+class RankingWeights(_message.Message):
+    __slots__ = ("semantic", "lexical", "support", "contradiction_risk", "temporal", "source_quality", "confidence", "fusion")
+    SEMANTIC_FIELD_NUMBER: _ClassVar[int]
+    LEXICAL_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_FIELD_NUMBER: _ClassVar[int]
+    CONTRADICTION_RISK_FIELD_NUMBER: _ClassVar[int]
+    TEMPORAL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
+    semantic: float
+    lexical: float
+    support: float
+    contradiction_risk: float
+    temporal: float
+    source_quality: float
+    confidence: float
+    fusion: float
+    def __init__(self, semantic: _Optional[float] = ..., lexical: _Optional[float] = ..., support: _Optional[float] = ..., contradiction_risk: _Optional[float] = ..., temporal: _Optional[float] = ..., source_quality: _Optional[float] = ..., confidence: _Optional[float] = ..., fusion: _Optional[float] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("total", "semantic", "lexical", "support", "contradiction_risk", "temporal", "source_quality", "confidence", "fusion")

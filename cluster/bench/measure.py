@@ -1,0 +1,301 @@
+"""The measurements of one benchmark run, each against a live router (and, where it needs them, the
+processes of a local cluster): ingest throughput, freshness, retrieval latency under concurrency,
+recall against exact search, ranking quality, and the resources the processes hold.
+
+Calls go through raw gRPC stubs with packed float32 query vectors, as a production client would send
+them; the SDK's dataclass conversion is client cost, not DASH's, and is left out of the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import numpy as np
+from tqdm import tqdm
+
+from cluster.bench.corpus import Query
+from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
+
+DENSE_ONLY = dash_pb2.RankingWeights(
+    semantic=1.0,
+    lexical=0.0,
+    support=0.0,
+    contradiction_risk=0.0,
+    temporal=0.0,
+    source_quality=0.0,
+    confidence=0.0,
+    fusion=0.0,
+)
+
+
+@dataclass
+class Target:
+    """Where the benchmark sends its calls."""
+
+    router: str
+    api_key: str
+    channel: grpc.Channel
+
+    @property
+    def stub(self) -> dash_pb2_grpc.DashStub:
+        return dash_pb2_grpc.DashStub(self.channel)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.api_key}"),) if self.api_key else ()
+
+
+def percentiles(ms: Sequence[float]) -> dict:
+    a = np.asarray(ms, dtype=np.float64)
+    return {
+        "n": int(a.size),
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p95_ms": round(float(np.percentile(a, 95)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "mean_ms": round(float(a.mean()), 3),
+    }
+
+
+def _bar(total: int, desc: str, unit: str = "it") -> tqdm:
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+# ---- ingest ---------------------------------------------------------------------------------------
+
+
+def ingest(
+    target: Target,
+    tenant: str,
+    claims: Sequence[types_pb2.ClaimInput],
+    vectors: np.ndarray | None,
+    ack: int = dash_pb2.ACK_LEVEL_LEADER,
+    batch: int = 500,
+    writers: int = 4,
+    desc: str = "ingest",
+) -> dict:
+    """Load ``claims`` (with ``vectors`` when given) in batches from ``writers`` threads; claims/s."""
+    stub, md = target.stub, target.metadata
+    starts = list(range(0, len(claims), batch))
+    lock = threading.Lock()
+    bar = _bar(len(claims), desc, "claim")
+
+    def send(start: int) -> None:
+        items = []
+        for i in range(start, min(start + batch, len(claims))):
+            item = types_pb2.ClaimInput()
+            item.CopyFrom(claims[i])
+            if vectors is not None:
+                item.claim.embedding = vectors[i].astype("<f4").tobytes()
+            items.append(item)
+        req = dash_pb2.IngestBatchRequest(
+            tenant_id=tenant, items=items, commit_id=f"{tenant}-{start}", write=dash_pb2.WriteOptions(ack=ack)
+        )
+        stub.IngestBatch(req, metadata=md, timeout=600)
+        with lock:
+            bar.update(len(items))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(send, starts))
+    seconds = time.perf_counter() - started
+    bar.close()
+    return {
+        "claims": len(claims),
+        "seconds": round(seconds, 2),
+        "claims_per_s": round(len(claims) / seconds, 1),
+        "batch": batch,
+        "writers": writers,
+        "client_vectors": vectors is not None,
+        "ack": dash_pb2.AckLevel.Name(ack),
+    }
+
+
+def freshness(target: Target, tenant: str, probes: int, embed: Callable[[list[str]], np.ndarray]) -> dict:
+    """Time from a write's acknowledgement until a query returns it (polling), and the ack itself."""
+    stub, md = target.stub, target.metadata
+    ack_ms, visible_ms, polls = [], [], []
+    for i in tqdm(range(probes), desc="freshness", file=sys.stderr, leave=False):
+        token = f"fresh{i}q{time.monotonic_ns() % 10**9}"
+        text = f"Probe {token} was written by the freshness check."
+        vec = embed([text])[0].astype("<f4").tobytes()
+        item = types_pb2.ClaimInput(
+            claim=types_pb2.Claim(claim_id=f"fresh-{token}", text=text, embedding=vec)
+        )
+        t0 = time.perf_counter()
+        stub.Ingest(dash_pb2.IngestRequest(tenant_id=tenant, item=item), metadata=md, timeout=30)
+        t1 = time.perf_counter()
+        query = dash_pb2.RetrieveRequest(tenant_id=tenant, query=token, top_k=1)
+        n = 0
+        while True:
+            n += 1
+            res = stub.Retrieve(query, metadata=md, timeout=30)
+            if res.results and res.results[0].claim.claim_id == item.claim.claim_id:
+                break
+            if time.perf_counter() - t1 > 10:
+                raise TimeoutError(f"freshness probe {i} not visible after 10 s")
+        t2 = time.perf_counter()
+        ack_ms.append((t1 - t0) * 1000)
+        visible_ms.append((t2 - t1) * 1000)
+        polls.append(n)
+    return {
+        "ack": percentiles(ack_ms),
+        "ack_to_visible": percentiles(visible_ms),
+        # 1.0: every write was returned by the first query after its ack (visible_ms is one query's time).
+        "visible_on_first_query": round(sum(1 for n in polls if n == 1) / len(polls), 4),
+    }
+
+
+# ---- retrieval ------------------------------------------------------------------------------------
+
+
+def latency(
+    target: Target,
+    tenant: str,
+    queries: Sequence[Query],
+    qvecs: np.ndarray,
+    top_k: int,
+    concurrency: int,
+    requests: int,
+) -> dict:
+    """``requests`` hybrid queries (text and vector) from ``concurrency`` threads on one channel."""
+    stub, md = target.stub, target.metadata
+    packed = [qvecs[i].astype("<f4").tobytes() for i in range(len(queries))]
+
+    def one(i: int) -> float:
+        j = i % len(queries)
+        req = dash_pb2.RetrieveRequest(
+            tenant_id=tenant, query=queries[j].text, query_embedding=packed[j], top_k=top_k
+        )
+        t0 = time.perf_counter()
+        res = stub.Retrieve(req, metadata=md, timeout=30)
+        ms = (time.perf_counter() - t0) * 1000
+        if res.shards_missing:
+            raise RuntimeError(f"shards missing from an answer: {list(res.shards_missing)}")
+        return ms
+
+    for i in range(min(50, requests)):  # warm-up: connections, caches, lazy imports
+        one(i)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        ms = list(pool.map(one, range(requests)))
+    seconds = time.perf_counter() - started
+    return {
+        **percentiles(ms),
+        "qps": round(requests / seconds, 1),
+        "concurrency": concurrency,
+        "top_k": top_k,
+    }
+
+
+def recall(
+    target: Target,
+    tenant: str,
+    qvecs: np.ndarray,
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    ks: Sequence[int] = (10, 100),
+) -> dict:
+    """Vector-only queries ranked by similarity alone (dense-only weights, whole history) against
+    exact search over the same vectors: the share of the exact top-k that DASH returns."""
+    search = vector_search(target, tenant)
+    exact_scores = qvecs @ vectors.T
+    out = {}
+    for k in ks:
+        hits = 0
+        for i in range(len(qvecs)):
+            truth = {ids[j] for j in np.argpartition(-exact_scores[i], k)[:k]}
+            hits += len(truth & set(search(qvecs[i], k)))
+        out[f"recall_at_{k}"] = round(hits / (k * len(qvecs)), 4)
+    out["queries"] = len(qvecs)
+    return out
+
+
+def vector_search(target: Target, tenant: str) -> Callable[[np.ndarray, int], list[str]]:
+    """A kNN search through DASH (vector only, dense-only weights): what the peers are asked."""
+    stub, md = target.stub, target.metadata
+
+    def search(q: np.ndarray, k: int) -> list[str]:
+        req = dash_pb2.RetrieveRequest(
+            tenant_id=tenant,
+            query_embedding=q.astype("<f4").tobytes(),
+            top_k=k,
+            include_history=True,
+            weights=DENSE_ONLY,
+        )
+        return [r.claim.claim_id for r in stub.Retrieve(req, metadata=md, timeout=30).results]
+
+    return search
+
+
+def ndcg_at_10(ranked: Sequence[str], relevance: dict[str, int]) -> float:
+    gains = [relevance.get(cid, 0) for cid in ranked[:10]]
+    dcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(relevance.values(), reverse=True)[:10]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def quality(
+    target: Target,
+    tenant: str,
+    queries: Sequence[Query],
+    qvecs: np.ndarray,
+    ids: Sequence[str],
+    vectors: np.ndarray,
+) -> dict:
+    """nDCG@10 of DASH's ranking (text and vector) against the dense-only baseline (exact search)."""
+    stub, md = target.stub, target.metadata
+    dash_scores, dense_scores = [], []
+    for q, qv in zip(queries, qvecs, strict=True):
+        req = dash_pb2.RetrieveRequest(
+            tenant_id=tenant, query=q.text, query_embedding=qv.astype("<f4").tobytes(), top_k=10
+        )
+        ranked = [r.claim.claim_id for r in stub.Retrieve(req, metadata=md, timeout=30).results]
+        dash_scores.append(ndcg_at_10(ranked, q.relevance))
+        top = np.argsort(-(vectors @ qv))[:10]
+        dense_scores.append(ndcg_at_10([ids[j] for j in top], q.relevance))
+    return {
+        "ndcg_at_10_dash": round(statistics.fmean(dash_scores), 4),
+        "ndcg_at_10_dense_only": round(statistics.fmean(dense_scores), 4),
+        "queries": len(queries),
+    }
+
+
+# ---- resources ------------------------------------------------------------------------------------
+
+
+def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    """Each live process's peak resident set (VmHWM), in MB."""
+    out = {}
+    for name, pid in sorted(pids.items()):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        m = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if m:
+            out[name] = round(int(m.group(1)) / 1024, 1)
+    return out
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+RECOVERY = re.compile(r"replica (\S+) opened: (\{.*\})")
+
+
+def recovery_report(log_text: str) -> list[dict]:
+    """What each replica reported when it opened (WAL records replayed, index snapshot LSN, seconds)."""
+    return [{"replica": Path(m.group(1)).name, **json.loads(m.group(2))} for m in RECOVERY.finditer(log_text)]

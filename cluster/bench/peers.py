@@ -1,0 +1,196 @@
+"""The systems users would otherwise pick, on the same data and queries, in the same run.
+
+Each peer runs in this process the way its documentation starts users off: chromadb's PersistentClient,
+lancedb (with its default vector index), milvus-lite and qdrant's local mode (both through their Python
+clients, on a local file), and raw usearch (the floor: an in-process HNSW index, no network, no
+ranking, no storage of anything but vectors). They get the client vectors and return the top-k ids; DASH
+gets the same vectors through its router. Installed with the ``bench`` extra.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from cluster.bench.measure import percentiles
+
+BATCH = 1000
+
+
+class Peer:
+    """Build once from (ids, vectors, texts), then answer top-k searches with ids."""
+
+    name = ""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def build(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def search(self, q: np.ndarray, k: int) -> list[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+class Usearch(Peer):
+    name = "usearch (in-process floor)"
+
+    def build(self, ids, vectors, texts) -> None:
+        from usearch.index import Index
+
+        self.ids = list(ids)
+        self.index = Index(ndim=vectors.shape[1], metric="cos", connectivity=16, expansion_add=128)
+        self.index.expansion_search = 64
+        self.index.add(np.arange(len(ids), dtype=np.uint64), vectors)
+
+    def search(self, q, k) -> list[str]:
+        return [self.ids[int(key)] for key in self.index.search(q, k).keys]
+
+
+class Chroma(Peer):
+    name = "chromadb (PersistentClient)"
+
+    def build(self, ids, vectors, texts) -> None:
+        import chromadb
+
+        self.client = chromadb.PersistentClient(path=str(self.dir))
+        self.col = self.client.create_collection("bench", configuration={"hnsw": {"space": "cosine"}})
+        step = min(BATCH, self.client.get_max_batch_size())
+        for i in range(0, len(ids), step):
+            self.col.add(
+                ids=list(ids[i : i + step]),
+                embeddings=vectors[i : i + step],
+                documents=list(texts[i : i + step]),
+            )
+
+    def search(self, q, k) -> list[str]:
+        return self.col.query(query_embeddings=[q], n_results=k, include=[])["ids"][0]
+
+
+class Lance(Peer):
+    name = "lancedb"
+
+    def build(self, ids, vectors, texts) -> None:
+        import lancedb
+        import pyarrow as pa
+
+        db = lancedb.connect(str(self.dir))
+        flat = pa.array(vectors.reshape(-1), type=pa.float32())
+        table = pa.table(
+            {
+                "id": pa.array(list(ids)),
+                "text": pa.array(list(texts)),
+                "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]),
+            }
+        )
+        self.table = db.create_table("bench", data=table)
+        if len(ids) >= 10_000:  # below that lancedb's docs say a flat scan is the better choice
+            self.table.create_index(metric="cosine", vector_column_name="vector")
+
+    def search(self, q, k) -> list[str]:
+        rows = self.table.search(q).metric("cosine").limit(k).select(["id"]).to_list()
+        return [r["id"] for r in rows]
+
+
+class MilvusLite(Peer):
+    name = "milvus-lite"
+
+    def build(self, ids, vectors, texts) -> None:
+        from pymilvus import MilvusClient
+
+        self.ids = list(ids)
+        self.client = MilvusClient(str(self.dir / "milvus.db"))
+        self.client.create_collection("bench", dimension=vectors.shape[1], metric_type="COSINE")
+        for i in range(0, len(ids), BATCH):
+            rows = [{"id": j, "vector": vectors[j].tolist()} for j in range(i, min(i + BATCH, len(ids)))]
+            self.client.insert("bench", rows)
+
+    def search(self, q, k) -> list[str]:
+        hits = self.client.search("bench", data=[q.tolist()], limit=k)[0]
+        return [self.ids[int(h["id"])] for h in hits]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class QdrantLocal(Peer):
+    name = "qdrant (local mode)"
+
+    def build(self, ids, vectors, texts) -> None:
+        from qdrant_client import QdrantClient, models
+
+        self.ids = list(ids)
+        self.client = QdrantClient(path=str(self.dir))
+        self.client.create_collection(
+            "bench",
+            vectors_config=models.VectorParams(size=vectors.shape[1], distance=models.Distance.COSINE),
+        )
+        for i in range(0, len(ids), BATCH):
+            j = min(i + BATCH, len(ids))
+            self.client.upsert(
+                "bench", points=models.Batch(ids=list(range(i, j)), vectors=vectors[i:j].tolist())
+            )
+
+    def search(self, q, k) -> list[str]:
+        points = self.client.query_points("bench", query=q.tolist(), limit=k).points
+        return [self.ids[int(p.id)] for p in points]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+PEERS: tuple[type[Peer], ...] = (Usearch, Chroma, Lance, MilvusLite, QdrantLocal)
+
+
+def compare(
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    qvecs: np.ndarray,
+    dash_search: Callable[[np.ndarray, int], list[str]],
+    k: int = 10,
+    warmup: int = 20,
+) -> dict:
+    """Each peer's build time, sequential top-k latency and recall@k, beside DASH's latency and recall
+    on the same queries (``dash_search`` is a vector-only query through DASH's router)."""
+    exact = qvecs @ vectors.T
+    truth = [{ids[j] for j in np.argpartition(-exact[i], k)[:k]} for i in range(len(qvecs))]
+    out: dict = {}
+
+    def timed(search: Callable[[np.ndarray, int], list[str]]) -> dict:
+        for i in range(min(warmup, len(qvecs))):
+            search(qvecs[i], k)
+        ms, hits = [], 0
+        for i, q in enumerate(qvecs):
+            t0 = time.perf_counter()
+            got = search(q, k)
+            ms.append((time.perf_counter() - t0) * 1000)
+            hits += len(truth[i] & set(got))
+        return {**percentiles(ms), f"recall_at_{k}": round(hits / (k * len(qvecs)), 4)}
+
+    out["dash"] = {"name": "DASH (client -> router -> shards)", **timed(dash_search)}
+    for cls in tqdm(PEERS, desc="peers", file=sys.stderr, leave=False):
+        with tempfile.TemporaryDirectory(prefix="dash-peer-") as d:
+            peer = cls(Path(d))
+            try:
+                t0 = time.perf_counter()
+                peer.build(ids, vectors, texts)
+                build_s = time.perf_counter() - t0
+                row = {"name": cls.name, "ingest_s": round(build_s, 2), **timed(peer.search)}
+            except Exception as exc:  # a peer that fails is reported, not fatal to the run
+                row = {"name": cls.name, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            finally:
+                peer.close()
+        if "p50_ms" in row:
+            row["dash_p50_ratio"] = round(out["dash"]["p50_ms"] / row["p50_ms"], 2)
+        out[cls.__name__.lower()] = row
+    return out

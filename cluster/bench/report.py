@@ -1,0 +1,161 @@
+"""Where results go: one JSON per run under ``history/``, PNG plots, and a markdown summary of the latest
+run of each profile (so the scaling plot has one point per profile)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+
+def save(result: dict, out_dir: Path) -> Path:
+    history = out_dir / "history"
+    history.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = history / f"{result['profile']['name']}-{stamp}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def latest(out_dir: Path) -> dict[str, dict]:
+    """The newest result of each profile in ``history/``."""
+    out: dict[str, dict] = {}
+    for path in sorted((out_dir / "history").glob("*.json")):
+        result = json.loads(path.read_text())
+        out[result["profile"]["name"]] = result
+    return dict(sorted(out.items(), key=lambda kv: kv[1]["profile"]["claims"]))
+
+
+def plot(result: dict, runs: dict[str, dict], out_dir: Path) -> list[Path]:
+    """Latency vs concurrency for this run, and latency vs claim count over the latest runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = result["profile"]["name"]
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, k in zip(axes, (10, 50), strict=True):
+        rows = [result["retrieval"][f"top{k}_c{c}"] for c in (1, 4, 16)]
+        for q in ("p50", "p95", "p99"):
+            ax.plot([r["concurrency"] for r in rows], [r[f"{q}_ms"] for r in rows], marker="o", label=q)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([1, 4, 16], ["1", "4", "16"])
+        ax.set_title(f"top-{k}, {result['corpus']['claims']:,} claims")
+        ax.set_xlabel("concurrent clients")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("retrieval latency (ms)")
+    axes[0].legend()
+    fig.tight_layout()
+    path = out_dir / f"bench-{name}-latency.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    if len(runs) > 1:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        claims = [r["corpus"]["claims"] for r in runs.values()]
+        for q in ("p50", "p95", "p99"):
+            ax.plot(
+                claims, [r["retrieval"]["top50_c1"][f"{q}_ms"] for r in runs.values()], marker="o", label=q
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("claims")
+        ax.set_ylabel("top-50 latency at concurrency 1 (ms)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = out_dir / "bench-scaling.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def markdown(runs: dict[str, dict]) -> str:
+    """A table per measurement, one column per profile."""
+    names = list(runs)
+    lines = ["# `dash bench`: latest run of each profile", ""]
+    lines.append("Written by `dash bench`; the full results are in `history/`. Latencies in ms.")
+    lines.append("")
+    lines.append("| | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+
+    def row(label: str, get) -> None:
+        cells = []
+        for r in runs.values():
+            try:
+                cells.append(str(get(r)))
+            except (KeyError, TypeError):
+                cells.append("n/a")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("claims", lambda r: f"{r['corpus']['claims']:,}")
+    row("commit", lambda r: r["git"])
+    row(
+        "cluster (nodes / shards / replicas)",
+        lambda r: "{nodes} / {shards} / {replicas}".format(**r["profile"]),
+    )
+    row(
+        "ingest claims/s, leader ack, client vectors",
+        lambda r: r["ingest"]["leader_client_vectors"]["claims_per_s"],
+    )
+    row(
+        "ingest claims/s, leader ack, node embeds",
+        lambda r: r["ingest"]["leader_node_embeds"]["claims_per_s"],
+    )
+    row("ingest claims/s, replicated ack", lambda r: r["ingest"]["replicated_client_vectors"]["claims_per_s"])
+    row("freshness ack→visible p50 / p95 / p99", lambda r: _ppp(r["freshness"]["ack_to_visible"]))
+    for k in (10, 50):
+        for c in (1, 4, 16):
+            row(
+                f"top-{k} at concurrency {c}: p50 / p95 / p99 (QPS)",
+                lambda r, k=k, c=c: (
+                    _ppp(r["retrieval"][f"top{k}_c{c}"]) + f" ({r['retrieval'][f'top{k}_c{c}']['qps']})"
+                ),
+            )
+    row(
+        "recall@10 / @100 (dense-only weights vs exact)",
+        lambda r: "{recall_at_10} / {recall_at_100}".format(**r["recall"]),
+    )
+    row(
+        "nDCG@10 DASH / dense-only",
+        lambda r: "{ndcg_at_10_dash} / {ndcg_at_10_dense_only}".format(**r["quality"]),
+    )
+    row("peak RSS MB (max node / router)", lambda r: _rss(r["resources"]["peak_rss_mb"]))
+    row("disk bytes per claim per replica", lambda r: r["resources"]["disk_bytes_per_claim_per_replica"])
+    row("restart after SIGKILL, s to serving", lambda r: r["restart"]["seconds_to_serving"])
+    for name, r in runs.items():
+        if "peers" in r:
+            lines += ["", *_peers_table(name, r)]
+    return "\n".join(lines) + "\n"
+
+
+def _peers_table(name: str, r: dict) -> list[str]:
+    """Top-10 by vector, sequential, same data and queries: each system beside DASH."""
+    out = [
+        f"## Peers, profile `{name}` ({r['corpus']['claims']:,} claims, top-10 by vector, one client)",
+        "",
+        "| system | ingest s | p50 ms | p95 ms | recall@10 | DASH p50 / its p50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, row in r["peers"].items():
+        if "error" in row:
+            out.append(f"| {row['name']} | failed: {row['error']} | | | | |")
+            continue
+        out.append(
+            f"| {row['name']} | {row.get('ingest_s', r['ingest']['leader_client_vectors']['seconds'])} "
+            f"| {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['recall_at_10']} "
+            f"| {row.get('dash_p50_ratio', '') if key != 'dash' else ''} |"
+        )
+    return out
+
+
+def _ppp(s: dict) -> str:
+    return f"{s['p50_ms']:.1f} / {s['p95_ms']:.1f} / {s['p99_ms']:.1f}"
+
+
+def _rss(rss: dict[str, float]) -> str:
+    nodes = [v for k, v in rss.items() if k.startswith("n")]
+    return f"{max(nodes):.0f} / {rss.get('router', 0):.0f}"

@@ -1,0 +1,158 @@
+"""One benchmark run: a profile's corpus into a cluster (started here, or one given by address), then
+every measurement, into one result dictionary."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import grpc
+
+from cluster.bench import measure
+from cluster.bench.corpus import generate
+from cluster.local import ClusterSpec, LocalCluster
+from dash_client._pb.dash.v1 import dash_pb2
+from dash_node.embedding import default_embedder
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    claims: int
+    queries: int  # distinct queries (latency runs cycle through them)
+    nodes: int
+    shards: int
+    replicas: int
+    sample: int  # claims in each of the side ingest runs (node-side embedding, replicated acks)
+    requests: int  # requests per latency run at concurrency 1 (more at higher concurrency)
+    freshness_probes: int = 200
+    with_peers: bool = False
+
+
+PROFILES = {
+    "smoke": Profile("smoke", 2_000, 60, nodes=2, shards=2, replicas=2, sample=500, requests=200),
+    "standard": Profile("standard", 10_000, 200, nodes=3, shards=4, replicas=2, sample=2_000, requests=400),
+    "large": Profile("large", 100_000, 300, nodes=3, shards=4, replicas=1, sample=5_000, requests=500),
+    "xlarge": Profile("xlarge", 1_000_000, 300, nodes=4, shards=4, replicas=1, sample=10_000, requests=500),
+}
+CONCURRENCY = (1, 4, 16)
+TENANT = "bench"
+
+
+def run(
+    profile: Profile, router: str = "", api_key: str = "", seed: int = 1, with_peers: bool = False
+) -> dict:
+    """Run ``profile`` against ``router`` (an existing cluster) or against a local cluster started in a
+    temporary directory, and the peers on the same data when ``with_peers``; returns the result."""
+    profile = replace(profile, with_peers=with_peers)
+    result: dict = {
+        "profile": asdict(profile),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "host": platform.node()},
+        "git": _git_commit(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    corpus = generate(profile.claims, profile.queries, seed)
+    result["corpus"] = {
+        "claims": len(corpus.claims),
+        "subjects": len({c.claim.subject for c in corpus.claims}),
+        "conflicts": corpus.conflicts,
+        "successions": corpus.successions,
+    }
+    embedder = default_embedder()
+    t0 = time.perf_counter()
+    vectors = embedder.embed(corpus.texts)
+    qvecs = embedder.embed([q.text for q in corpus.queries])
+    result["client_embedding_s"] = round(time.perf_counter() - t0, 2)
+    if router:
+        with grpc.insecure_channel(router) as channel:
+            _measure(
+                result, profile, corpus, vectors, qvecs, embedder, measure.Target(router, api_key, channel)
+            )
+        return result
+    spec = ClusterSpec(nodes=profile.nodes, shards=profile.shards, replicas=profile.replicas, audit=False)
+    result["cluster"] = asdict(spec)
+    with tempfile.TemporaryDirectory(prefix="dash-bench-") as d, LocalCluster(Path(d) / "c", spec) as c:
+        with grpc.insecure_channel(c.router) as channel:
+            target = measure.Target(c.router, c.api_key, channel)
+            _measure(result, profile, corpus, vectors, qvecs, embedder, target)
+        result["resources"] = _resources(c, len(corpus.claims))
+        result["restart"] = _restart_after_kill(c, "n1")
+    return result
+
+
+def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.Target) -> None:
+    ids = [c.claim.claim_id for c in corpus.claims]
+    ing = result.setdefault("ingest", {})
+    ing["leader_client_vectors"] = measure.ingest(target, TENANT, corpus.claims, vectors, desc="load")
+    side = corpus.claims[: profile.sample]
+    ing["leader_node_embeds"] = measure.ingest(target, f"{TENANT}-text", side, None, desc="node embeds")
+    if profile.replicas > 1:
+        ing["replicated_client_vectors"] = measure.ingest(
+            target,
+            f"{TENANT}-repl",
+            side,
+            vectors[: profile.sample],
+            ack=dash_pb2.ACK_LEVEL_REPLICATED,
+            desc="replicated",
+        )
+    result["freshness"] = measure.freshness(target, TENANT, profile.freshness_probes, embedder.embed)
+    lat = result.setdefault("retrieval", {})
+    for k in (10, 50):
+        for c in CONCURRENCY:
+            requests = profile.requests * (1 if c == 1 else 2)
+            lat[f"top{k}_c{c}"] = measure.latency(target, TENANT, corpus.queries, qvecs, k, c, requests)
+    n_recall = min(100, len(qvecs))
+    result["recall"] = measure.recall(target, TENANT, qvecs[:n_recall], ids, vectors)
+    result["quality"] = measure.quality(target, TENANT, corpus.queries, qvecs, ids, vectors)
+    if profile.with_peers:
+        from cluster.bench import peers  # the `bench` extra
+
+        result["peers"] = peers.compare(
+            ids, vectors, corpus.texts, qvecs, measure.vector_search(target, TENANT)
+        )
+
+
+def _resources(c: LocalCluster, claims: int) -> dict:
+    nodes_dir = c.dir / "nodes"
+    total = measure.disk_bytes(nodes_dir)
+    per_node = {n.name: measure.disk_bytes(n) for n in sorted(nodes_dir.iterdir())}
+    replicas = c.spec.replicas
+    return {
+        "peak_rss_mb": measure.peak_rss_mb(c.state.pids),
+        "disk_bytes_total": total,
+        "disk_bytes_per_node": per_node,
+        # Every claim is stored once per replica; this is the cost of one copy.
+        "disk_bytes_per_claim_per_replica": round(total / (claims * replicas), 1),
+    }
+
+
+def _restart_after_kill(c: LocalCluster, node_id: str) -> dict:
+    """SIGKILL a node (no checkpoint, no flush) and start it again: seconds until it serves, and what
+    each replica replayed from its WAL on top of its last index snapshot."""
+    c.kill(node_id, signal.SIGKILL)
+    log = c.dir / "logs" / f"{node_id}.log"
+    log.write_text("")
+    started = time.perf_counter()
+    c.start_node(node_id)
+    seconds = time.perf_counter() - started
+    return {
+        "node": node_id,
+        "seconds_to_serving": round(seconds, 2),
+        "replicas": measure.recovery_report(log.read_text(errors="replace")),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+        return out.stdout.strip()
+    except OSError:
+        return ""

@@ -1,0 +1,55 @@
+"""`dash bench` end to end on a tiny profile: every measurement runs against real processes and its
+result is sound (below 10,000 vectors per tenant search is exact, so recall must be 1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster.bench import report
+from cluster.bench.corpus import generate
+from cluster.bench.measure import ndcg_at_10
+from cluster.bench.run import Profile, run
+
+TINY = Profile("tiny", 400, 20, nodes=2, shards=2, replicas=2, sample=100, requests=20, freshness_probes=10)
+
+
+def test_corpus_has_structure_and_graded_queries() -> None:
+    a, b = generate(3000, 50, seed=3), generate(3000, 50, seed=3)
+    assert a.texts == b.texts and [q.text for q in a.queries] == [q.text for q in b.queries]
+    assert a.conflicts > 0 and a.successions > 0
+    subjects = {c.claim.subject for c in a.claims}
+    assert 400 < len(subjects) < 1500  # several claims per subject
+    by_id = {c.claim.claim_id: c.claim for c in a.claims}
+    for q in a.queries:
+        assert 2 in q.relevance.values()
+        assert len({by_id[cid].subject for cid in q.relevance}) == 1
+
+
+def test_ndcg() -> None:
+    rel = {"a": 2, "b": 1}
+    assert ndcg_at_10(["a", "b"], rel) == pytest.approx(1.0)
+    assert ndcg_at_10(["x", "y"], rel) == 0.0
+    assert 0 < ndcg_at_10(["b", "a"], rel) < 1
+
+
+def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
+    result = run(TINY)
+    ing = result["ingest"]
+    assert ing["leader_client_vectors"]["claims"] == 400 and ing["leader_client_vectors"]["claims_per_s"] > 0
+    assert ing["leader_node_embeds"]["claims"] == 100 and ing["replicated_client_vectors"]["claims"] == 100
+    assert result["freshness"]["ack_to_visible"]["n"] == 10
+    assert set(result["retrieval"]) == {f"top{k}_c{c}" for k in (10, 50) for c in (1, 4, 16)}
+    assert all(r["qps"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in result["retrieval"].values())
+    assert result["recall"]["recall_at_10"] == 1.0 and result["recall"]["recall_at_100"] == 1.0
+    assert (
+        0 < result["quality"]["ndcg_at_10_dash"] <= 1 and 0 < result["quality"]["ndcg_at_10_dense_only"] <= 1
+    )
+    assert {"n1", "n2", "router"} <= set(result["resources"]["peak_rss_mb"])
+    assert result["resources"]["disk_bytes_per_claim_per_replica"] > 0
+    restart = result["restart"]
+    assert restart["seconds_to_serving"] > 0 and restart["replicas"]
+    assert all("replayed_records" in r for r in restart["replicas"])
+    saved = report.save(result, tmp_path)
+    assert saved.exists() and "tiny" in report.latest(tmp_path)
+    md = report.markdown(report.latest(tmp_path))
+    assert "recall@10" in md and "1.0 / 1.0" in md
