@@ -25,10 +25,20 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.casefold()) if len(w) > 2}
 
 
-def _related(a: dash_pb2.RetrievedClaim, b: dash_pb2.RetrievedClaim) -> bool:
-    if names_of(a.claim) & names_of(b.claim):
+class _Seen:
+    """What the pass needs of one result, worked out once rather than once per pair."""
+
+    def __init__(self, r: dash_pb2.RetrievedClaim) -> None:
+        self.result = r
+        self.names = names_of(r.claim)
+        self.words = _words(r.claim.text)
+        self.view = view(r.claim)
+
+
+def _related(a: _Seen, b: _Seen) -> bool:
+    if a.names & b.names:
         return True
-    wa, wb = _words(a.claim.text), _words(b.claim.text)
+    wa, wb = a.words, b.words
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= MIN_WORD_OVERLAP
 
 
@@ -36,12 +46,13 @@ def flag_cross_shard_conflicts(results: list[dash_pb2.RetrievedClaim], judge: Co
     """Add a ``contradicting`` entry (origin DETECTOR, reason ``cross_shard``) to both sides of every
     conflict between results of different shards; returns how many pairs were flagged."""
     flagged = 0
-    for a, b in combinations(results[:MAX_RESULTS_CHECKED], 2):
-        if a.shard_id == b.shard_id or not _related(a, b):
+    for sa, sb in combinations([_Seen(r) for r in results[:MAX_RESULTS_CHECKED]], 2):
+        a, b = sa.result, sb.result
+        if a.shard_id == b.shard_id or not _related(sa, sb):
             continue
         if any(rc.claim_id == b.claim.claim_id for rc in a.contradicting):
             continue  # the shards already linked them
-        verdict = judge.judge(view(a.claim), view(b.claim))
+        verdict = judge.judge(sa.view, sb.view)
         if verdict.relation != "contradicts":
             continue
         for x, y in ((a, b), (b, a)):

@@ -17,7 +17,8 @@ import grpc
 from cluster.bench import measure
 from cluster.bench.corpus import generate
 from cluster.local import ClusterSpec, LocalCluster
-from dash_client._pb.dash.v1 import dash_pb2
+from cluster.replicas import placement
+from dash_client._pb.dash.v1 import dash_pb2, node_pb2
 from dash_node.embedding import default_embedder
 
 
@@ -80,13 +81,13 @@ def run(
     with tempfile.TemporaryDirectory(prefix="dash-bench-") as d, LocalCluster(Path(d) / "c", spec) as c:
         with grpc.insecure_channel(c.router) as channel:
             target = measure.Target(c.router, c.api_key, channel)
-            _measure(result, profile, corpus, vectors, qvecs, embedder, target)
+            _measure(result, profile, corpus, vectors, qvecs, embedder, target, lambda: _drain(c))
         result["resources"] = _resources(c, len(corpus.claims))
         result["restart"] = _restart_after_kill(c, "n1")
     return result
 
 
-def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.Target) -> None:
+def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.Target, drain=None) -> None:
     ids = [c.claim.claim_id for c in corpus.claims]
     ing = result.setdefault("ingest", {})
     ing["leader_client_vectors"] = measure.ingest(target, TENANT, corpus.claims, vectors, desc="load")
@@ -101,6 +102,8 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
             ack=dash_pb2.ACK_LEVEL_REPLICATED,
             desc="replicated",
         )
+    if drain is not None:  # the edge builder works behind the acks: let it finish before timing queries
+        result["ingest"]["detection_drain_s"] = drain()
     result["freshness"] = measure.freshness(target, TENANT, profile.freshness_probes, embedder.embed)
     lat = result.setdefault("retrieval", {})
     for k in (10, 50):
@@ -116,6 +119,25 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
         result["peers"] = peers.compare(
             ids, vectors, corpus.texts, qvecs, measure.vector_search(target, TENANT)
         )
+
+
+def _drain(c: LocalCluster, timeout: float = 3600.0) -> float:
+    """Seconds until every replica's edge builder has judged every claim written so far."""
+    started = time.monotonic()
+    pm = placement(c)
+    while True:
+        backlog = sum(
+            c.access.call(
+                c.state.nodes[node], "Stats", node_pb2.StatsRequest(shard_id=shard.shard_id)
+            ).detection_backlog
+            for shard in pm.shards.values()
+            for node in shard.replicas
+        )
+        if backlog == 0:
+            return round(time.monotonic() - started, 2)
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"edge builders still {backlog} claims behind after {timeout} s")
+        time.sleep(0.2)
 
 
 def _resources(c: LocalCluster, claims: int) -> dict:

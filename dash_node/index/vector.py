@@ -118,6 +118,10 @@ class TenantVectors:
         order = part[np.lexsort((cand[part], -sims[part]))]
         return cand[order], sims[order].astype(np.float32)
 
+    def similarities(self, query: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of the query to each of ``keys`` that the index holds (the others are left out)."""
+        return self._exact(self._query(query), len(keys), _as_keys(keys))
+
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
