@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def main(argv: list[str]) -> int:
         help="also chromadb, lancedb, milvus-lite, qdrant, usearch (bench extra)",
     )
     args = p.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the local cluster is stopped rather than left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(PROFILES[args.profile], args.router, args.api_key, args.seed, args.peers)
     saved = report.save(result, args.out)
     runs = report.latest(args.out)
