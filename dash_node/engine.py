@@ -567,6 +567,11 @@ class Engine:
         v.check_id("claim_id", claim_id, self.config.limits.max_id_chars)
         return self._submit(wal_pb2.WalBatch(tenant_id=tenant_id, deletes=[claim_id]), write)
 
+    @property
+    def queued_writes(self) -> int:
+        """Writes waiting for the writer (bounded by ``max_queued_writes``)."""
+        return self._queue.qsize()
+
     def _write_loop(self) -> None:
         cfg = self.config.wal
         while True:

@@ -41,17 +41,23 @@ LATENCY_BUCKETS = (
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
-class ClaimsCollector(Collector):
-    """``dash_node_claims{shard_id}``, read from the replicas at scrape time (an LMDB stat, O(1))."""
+class ReplicaCollector(Collector):
+    """``dash_node_claims{shard_id}`` and ``dash_node_write_queue_depth{shard_id}``, read from the
+    replicas at scrape time (an LMDB stat and a queue length, both O(1))."""
 
-    def __init__(self, claims_by_shard: Callable[[], dict[str, int]]) -> None:
-        self.claims_by_shard = claims_by_shard
+    def __init__(self, by_shard: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self.by_shard = by_shard
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        g = GaugeMetricFamily("dash_node_claims", "Claims stored per shard replica", labels=["shard_id"])
-        for shard_id, n in sorted(self.claims_by_shard().items()):
-            g.add_metric([shard_id], n)
-        yield g
+        claims = GaugeMetricFamily("dash_node_claims", "Claims stored per shard replica", labels=["shard_id"])
+        queued = GaugeMetricFamily(
+            "dash_node_write_queue_depth", "Writes waiting for the replica's writer", labels=["shard_id"]
+        )
+        for shard_id, (n, depth) in sorted(self.by_shard().items()):
+            claims.add_metric([shard_id], n)
+            queued.add_metric([shard_id], depth)
+        yield claims
+        yield queued
 
 
 class NodeMetrics:
@@ -117,14 +123,14 @@ class NodeMetrics:
             ["shard_id"],
             registry=r,
         )
-        self._claims: ClaimsCollector | None = None
+        self._replicas: ReplicaCollector | None = None
 
-    def watch_claims(self, claims_by_shard: Callable[[], dict[str, int]]) -> None:
-        """Report ``dash_node_claims{shard_id}`` from this callable at every scrape."""
-        if self._claims is not None:
-            self.registry.unregister(self._claims)
-        self._claims = ClaimsCollector(claims_by_shard)
-        self.registry.register(self._claims)
+    def watch_replicas(self, by_shard: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        """Report each replica's (claims, queued writes) from this callable at every scrape."""
+        if self._replicas is not None:
+            self.registry.unregister(self._replicas)
+        self._replicas = ReplicaCollector(by_shard)
+        self.registry.register(self._replicas)
 
 
 class RouterMetrics:

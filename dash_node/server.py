@@ -318,7 +318,7 @@ def main(argv: list[str]) -> int:
         return 2
     provider = telemetry.setup_tracing("dash-node", {"dash.node_id": args.node_id} if args.node_id else None)
     host = ShardHost(args.data_dir, config, args.node_id, token, tls)
-    metrics.NODE.watch_claims(lambda: _claims_by_shard(host))
+    metrics.NODE.watch_replicas(lambda: _replica_gauges(host))
     metrics_server = None
     if args.metrics_listen:
         try:
@@ -352,11 +352,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _claims_by_shard(host: ShardHost) -> dict[str, int]:
+def _replica_gauges(host: ShardHost) -> dict[str, tuple[int, int]]:
     out = {}
     for shard_id in host.shard_ids():
         try:
-            out[shard_id] = host.engine(shard_id).claim_count()
+            engine = host.engine(shard_id)
+            out[shard_id] = (engine.claim_count(), engine.queued_writes)
         except Exception:  # closed or moved away since listed: not this scrape's business
             continue
     return out

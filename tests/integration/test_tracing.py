@@ -192,6 +192,7 @@ def test_metrics_endpoints_of_nodes_and_router(traced) -> None:
         "dash_node_wal_group_size",
         "dash_node_ingest_visible_seconds",
         "dash_node_claims",
+        "dash_node_write_queue_depth",
     ):
         assert all(fam in n for n in nodes), fam
 

@@ -33,14 +33,15 @@ def test_separate_registries() -> None:
     assert "dash_node" not in router_text
 
 
-def test_claims_gauge_reads_at_scrape_time_and_can_be_replaced() -> None:
+def test_replica_gauges_read_at_scrape_time_and_can_be_replaced() -> None:
     m = metrics.NodeMetrics(CollectorRegistry())
-    counts = {"s0": 3}
-    m.watch_claims(lambda: dict(counts))
+    counts = {"s0": (3, 0)}
+    m.watch_replicas(lambda: dict(counts))
     assert m.registry.get_sample_value("dash_node_claims", {"shard_id": "s0"}) == 3
-    counts["s1"] = 5
+    counts["s1"] = (5, 7)
     assert m.registry.get_sample_value("dash_node_claims", {"shard_id": "s1"}) == 5
-    m.watch_claims(dict)  # a second watch replaces the first instead of failing on a duplicate
+    assert m.registry.get_sample_value("dash_node_write_queue_depth", {"shard_id": "s1"}) == 7
+    m.watch_replicas(dict)  # a second watch replaces the first instead of failing on a duplicate
     assert m.registry.get_sample_value("dash_node_claims", {"shard_id": "s0"}) is None
 
 
