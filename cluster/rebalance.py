@@ -35,7 +35,14 @@ class MoveError(Exception):
 
 
 def _applied(pm: PlacementMap, node_id: str, shard_id: str, access: NodeAccess) -> int:
-    stats = access.call(pm.nodes[node_id].address, "Stats", node_pb2.StatsRequest(shard_id=shard_id))
+    """The replica's applied LSN; -1 while the node has not yet created it (it learns of a new replica
+    from its placement watch, a moment after the placement changed)."""
+    try:
+        stats = access.call(pm.nodes[node_id].address, "Stats", node_pb2.StatsRequest(shard_id=shard_id))
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return -1
+        raise
     return stats.applied_lsn
 
 
