@@ -33,10 +33,26 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="also chromadb, lancedb, milvus-lite, qdrant, usearch (bench extra)",
     )
+    p.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="instead of the measurements: mixed ingest and query load for MINUTES on the profile's corpus, "
+        "reporting drift of latency, memory and disk (kept under <out>/soak/)",
+    )
     args = p.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the local cluster is stopped rather than left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = run(PROFILES[args.profile], args.router, args.api_key, args.seed, args.peers)
+    if args.soak and args.router:
+        p.error("--soak starts its own cluster (it samples the processes' memory and disk): drop --router")
+    result = run(PROFILES[args.profile], args.router, args.api_key, args.seed, args.peers, args.soak)
+    if args.soak:
+        saved = report.save(result, args.out / "soak", history=False)
+        print(f"result: {saved}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        return 0
     saved = report.save(result, args.out)
     runs = report.latest(args.out)
     (args.out / "bench.md").write_text(report.markdown(runs))

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 
-def save(result: dict, out_dir: Path) -> Path:
-    history = out_dir / "history"
-    history.mkdir(parents=True, exist_ok=True)
+def save(result: dict, out_dir: Path, history: bool = True) -> Path:
+    """Keep a result as ``<out>/history/<profile>-<time>.json`` (or directly under ``out_dir``)."""
+    directory = out_dir / "history" if history else out_dir
+    directory.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = history / f"{result['profile']['name']}-{stamp}.json"
+    path = directory / f"{result['profile']['name']}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
 

@@ -16,6 +16,7 @@ import grpc
 
 from cluster.bench import measure
 from cluster.bench.corpus import generate
+from cluster.bench.soak import soak
 from cluster.local import ClusterSpec, LocalCluster
 from cluster.replicas import placement
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
@@ -47,7 +48,12 @@ TENANT = "bench"
 
 
 def run(
-    profile: Profile, router: str = "", api_key: str = "", seed: int = 1, with_peers: bool = False
+    profile: Profile,
+    router: str = "",
+    api_key: str = "",
+    seed: int = 1,
+    with_peers: bool = False,
+    soak_minutes: float = 0.0,
 ) -> dict:
     """Run ``profile`` against ``router`` (an existing cluster) or against a local cluster started in a
     temporary directory, and the peers on the same data when ``with_peers``; returns the result."""
@@ -81,6 +87,15 @@ def run(
     with tempfile.TemporaryDirectory(prefix="dash-bench-") as d, LocalCluster(Path(d) / "c", spec) as c:
         with grpc.insecure_channel(c.router) as channel:
             target = measure.Target(c.router, c.api_key, channel)
+            if soak_minutes:  # the profile's corpus as the starting store, then only the soak
+                result["ingest"] = {
+                    "load": measure.ingest(target, TENANT, corpus.claims, vectors, desc="load")
+                }
+                _drain(c)
+                result["soak"] = soak(
+                    target, TENANT, corpus, vectors, qvecs, soak_minutes, c.state.pids, c.dir / "nodes"
+                )
+                return result
             _measure(result, profile, corpus, vectors, qvecs, embedder, target, lambda: _drain(c))
         result["resources"] = _resources(c, len(corpus.claims))
         result["restart"] = _restart_after_kill(c, "n1")

@@ -53,3 +53,15 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert saved.exists() and "tiny" in report.latest(tmp_path)
     md = report.markdown(report.latest(tmp_path))
     assert "recall@10" in md and "1.0 / 1.0" in md
+
+
+def test_a_short_soak_samples_drift_under_mixed_load() -> None:
+    result = run(TINY, soak_minutes=0.1)
+    soak = result["soak"]
+    assert len(soak["samples"]) == 10
+    stored = [s["claims_stored"] for s in soak["samples"]]
+    assert stored == sorted(stored) and stored[-1] > 400  # the writer kept adding claims
+    assert sum(s["queries"] for s in soak["samples"]) > 0
+    assert {"n1", "n2", "router"} <= set(soak["samples"][0]["rss_mb"])
+    assert soak["drift"]["claims_added"] == stored[-1] - stored[0]
+    assert "retrieval" not in result  # a soak replaces the measurement matrix
