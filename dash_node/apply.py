@@ -19,12 +19,23 @@ from dash_node.store import Store
 
 @dataclass
 class Touched:
-    """Claims whose index entries must follow the state after a write, keyed (tenant, claim_id)."""
+    """What a write changed, keyed (tenant, claim_id): ``claims`` whose index entries must follow the
+    state, and ``features``: every claim whose ranking features may have changed (a superset: also the
+    ends of new edges and the claims evidence was added to or moved from)."""
 
     claims: set[tuple[str, str]] = field(default_factory=set)
+    features: set[tuple[str, str]] = field(default_factory=set)
 
     def update(self, other: Touched) -> None:
         self.claims |= other.claims
+        self.features |= other.features
+
+    def claim(self, tenant: str, claim_id: str) -> None:
+        self.claims.add((tenant, claim_id))
+        self.features.add((tenant, claim_id))
+
+    def edge(self, tenant: str, edge: types_pb2.Edge) -> None:
+        self.features.update(((tenant, edge.from_claim_id), (tenant, edge.to_claim_id)))
 
 
 def _same_content(old: types_pb2.Claim, new: types_pb2.Claim) -> bool:
@@ -68,10 +79,11 @@ def apply_batch(
             claim.recorded_at.CopyFrom(old.recorded_at)  # re-ingesting the same claim is a no-op
         store.put_claim(txn, claim)
         for ev in item.evidence:
-            store.put_evidence(txn, tenant, ev)
+            _put_evidence(store, txn, tenant, ev, touched)
         for edge in item.edges:
             store.put_edge(txn, tenant, edge)
-        touched.claims.add((tenant, claim.claim_id))
+            touched.edge(tenant, edge)
+        touched.claim(tenant, claim.claim_id)
     if batch.detect and batch.upserts:
         task = wal_pb2.DetectionTask(tenant_id=tenant, claim_ids=[it.claim.claim_id for it in batch.upserts])
         store.put_detection(txn, lsn, task)
@@ -85,17 +97,18 @@ def apply_batch(
         if existing is not None and existing.origin == types_pb2.EDGE_ORIGIN_CLIENT:
             continue  # what a client asserted is not overwritten by what the detector guessed
         store.put_edge(txn, tenant, edge)
+        touched.edge(tenant, edge)
         if edge.relation == types_pb2.RELATION_SUPERSEDES:
             _mark_superseded(store, txn, tenant, edge.to_claim_id, batch)
     for i, ev in enumerate(batch.evidence):
         if store.get_claim(txn, tenant, ev.claim_id) is None:
             raise NotFound(f"evidence[{i}].claim_id: no claim '{ev.claim_id}' in tenant")
-        store.put_evidence(txn, tenant, ev)
+        _put_evidence(store, txn, tenant, ev, touched)
     for claim_id in batch.deletes:
         if store.get_claim(txn, tenant, claim_id) is None:
             raise NotFound(f"claim_id: no claim '{claim_id}' in tenant")
         store.delete_claim(txn, tenant, claim_id, lsn)
-        touched.claims.add((tenant, claim_id))
+        touched.claim(tenant, claim_id)
     if batch.commit_id:
         store.put_commit(txn, tenant, batch.commit_id, batch.fingerprint, batch.response.SerializeToString())
     return touched
@@ -110,8 +123,17 @@ def _trim(store: Store, txn: lmdb.Transaction, trim: wal_pb2.RangeTrim, lsn: int
             key = claim.routing_key or claim_routing_key(claim.claim_id, claim.subject, list(claim.entities))
             if not trim.start <= routing_hash(tenant, key) < end:
                 store.delete_claim(txn, tenant, claim.claim_id, lsn)
-                touched.claims.add((tenant, claim.claim_id))
+                touched.claim(tenant, claim.claim_id)
     return touched
+
+
+def _put_evidence(
+    store: Store, txn: lmdb.Transaction, tenant: str, ev: types_pb2.Evidence, touched: Touched
+) -> None:
+    moved_from = store.put_evidence(txn, tenant, ev)
+    touched.features.add((tenant, ev.claim_id))
+    if moved_from is not None:
+        touched.features.add((tenant, moved_from))
 
 
 def _mark_superseded(store: Store, txn: lmdb.Transaction, tenant: str, claim_id: str, batch) -> None:

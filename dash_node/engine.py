@@ -53,6 +53,7 @@ from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
 from dash_node.evidence.detector import Detector
 from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
+from dash_node.features import ClaimCache
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.metrics import NODE as METRICS
@@ -93,6 +94,9 @@ class EngineConfig:
     # Admission on the node: writes waiting for the writer beyond this are refused (RESOURCE_EXHAUSTED)
     # rather than queued without bound. Internal writes (the edge builder's) are not counted against it.
     max_queued_writes: int = 1024
+    # Claims whose ranking features and answers are kept in memory (``features.ClaimCache``); beyond it
+    # the cache starts over.
+    derived_cache_claims: int = 1_000_000
 
     def validate(self) -> None:
         self.wal.validate()
@@ -102,6 +106,8 @@ class EngineConfig:
             raise ConfigError(str(exc)) from exc
         if self.checkpoint_every_records < 1:
             raise InvalidArgument("checkpoint_every_records", "must be >= 1")
+        if self.derived_cache_claims < 1:
+            raise InvalidArgument("derived_cache_claims", "must be >= 1")
 
 
 @dataclass
@@ -184,6 +190,8 @@ class Engine:
         )
         # Held by the writer while it changes the indexes and by readers while they search them.
         self.index_lock = threading.Lock()
+        # Ranking features and hydrated answers of claims, kept until a write changes what they read.
+        self.derived = ClaimCache(("features", "answer"), self.config.derived_cache_claims)
         index_lsn = min(vector_lsn, lexical_lsn)
         self.recovery = self._recover(index_lsn)
         log.info("replica %s opened: %s", self.path, json.dumps(self.recovery))
@@ -294,6 +302,7 @@ class Engine:
         return str(damaged)
 
     def _rebuild_indexes(self) -> None:
+        self.derived.clear()
         self.vectors = VectorStore(self.config.vector)
         self.lexical = LexicalIndex()
         touched = Touched()
@@ -651,6 +660,7 @@ class Engine:
             fsync_seconds = time.perf_counter() - fsync_started
             self.store.set_applied_lsn(txn, lsns[-1], google_crc32c.value(payloads[-1]))
             txn.commit()
+            self.derived.invalidate(touched.features)
         except WalFailed as exc:
             txn.abort()
             self._failed = exc
@@ -707,6 +717,7 @@ class Engine:
             self.wal.sync()
             self.store.set_applied_lsn(txn, lsns[-1], google_crc32c.value(item.records[-1].payload))
             txn.commit()
+            self.derived.invalidate(touched.features)
         except WalFailed as exc:
             txn.abort()
             self._failed = exc

@@ -19,6 +19,7 @@ import numpy as np
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import telemetry
+from dash_node.features import Features, compute, quality, successor_end
 from dash_node.validation import ts_key
 
 if TYPE_CHECKING:
@@ -63,10 +64,38 @@ class RankingWeights:
 @dataclass
 class _Candidate:
     docno: int
-    claim: types_pb2.Claim | None = None  # loaded only if the candidate is scored
     semantic: float | None = None  # cosine to the query; None: not known yet
     bm25: float = 0.0
     rrf: float = 0.0
+
+
+@dataclass
+class _Scored:
+    """A candidate scored from its features; it becomes a RetrievedClaim only if it is returned."""
+
+    docno: int
+    features: Features
+    parts: tuple[float, ...]  # weighted components, in ScoreBreakdown's field order
+    total: float
+    risk: float
+    stance: int
+    from_expansion: bool = False
+
+    @property
+    def claim_id(self) -> str:
+        return self.features.claim_id
+
+
+_PARTS = (
+    "semantic",
+    "lexical",
+    "support",
+    "contradiction_risk",
+    "temporal",
+    "source_quality",
+    "confidence",
+    "fusion",
+)
 
 
 class Planner:
@@ -104,6 +133,7 @@ class Planner:
                 span_clock = end
 
         w = self._weights(req)
+        seen = eng.derived.generation  # before the snapshot opens: see features.ClaimCache.put
         with eng.store.read() as txn:
             dim = eng.store.tenant_dim(txn, tenant)
             if dim is None:
@@ -151,18 +181,16 @@ class Planner:
 
             self._fill_similarities(tenant, found, qvec)
             now = time.time_ns()
-            scored, pruned = self._rank(txn, tenant, found, req, w, k, now)
+            scored, pruned = self._rank(txn, tenant, found, req, w, k, now, seen)
             stage("time_filter", len(scored))
             stage("rank", len(scored))
             if pruned:
                 stage("pruned", pruned)
-            results, dropped = self._apply_stance_mode(scored, req.stance_mode, k)
+            chosen, dropped = self._apply_stance_mode(scored, req.stance_mode, k)
             if req.graph.depth > 0:
-                results += self._expand(txn, tenant, results, req, qvec, now, allowed)
-                stage("graph_expansion", len(results))
-            for r in results:
-                self._hydrate(txn, tenant, r)
-                r.claim.ClearField("embedding")
+                chosen += self._expand(txn, tenant, chosen, req, w, qvec, now, allowed, seen)
+                stage("graph_expansion", len(chosen))
+            results = [self._hydrate(txn, tenant, s, seen) for s in chosen]
             stage("hydrate", len(results))
         resp.results.extend(results)
         resp.dropped_by_stance = dropped
@@ -208,11 +236,20 @@ class Planner:
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm > 0 else None
 
-    def _load(self, txn, tenant: str, docno: int) -> types_pb2.Claim | None:
-        owner = self.engine.store.claim_of_docno(txn, docno)
-        if owner is None or owner[0] != tenant:
-            return None  # deleted since the index answered (or, defensively, not this tenant's)
-        return self.engine.store.get_claim(txn, *owner)
+    def _features(self, txn, tenant: str, docno: int, seen: int) -> Features | None:
+        """The candidate's features, from the cache or computed (and offered to the cache); None if it
+        is gone (deleted since the index answered) or, defensively, not this tenant's."""
+        cache = self.engine.derived
+        f = cache.get("features", docno)
+        if f is None:
+            store = self.engine.store
+            owner = store.claim_of_docno(txn, docno)
+            claim = store.get_claim(txn, *owner) if owner is not None and owner[0] == tenant else None
+            if claim is None:
+                return None
+            f, deps = compute(store, txn, claim)
+            cache.put("features", docno, owner, f, deps, seen)
+        return f if f.tenant == tenant else None
 
     def _fill_similarities(self, tenant: str, found: dict[int, _Candidate], qvec: np.ndarray | None) -> None:
         """Cosine to the query for candidates the vector search did not return (lexical or entity hits),
@@ -237,7 +274,8 @@ class Planner:
         w: RankingWeights,
         k: int,
         now: int,
-    ) -> tuple[list[dash_pb2.RetrievedClaim], int]:
+        seen: int,
+    ) -> tuple[list[_Scored], int]:
         """Score candidates best-first by the part of the score known without reading them (similarity,
         BM25, fusion), and stop once no remaining candidate can reach the k-th score: the other components
         add at most ``w.support + w.temporal + w.source_quality + w.confidence``. The answer is exactly what
@@ -252,44 +290,40 @@ class Planner:
         prune = self.prune and req.stance_mode != dash_pb2.STANCE_MODE_SUPPORT_ONLY
         order = sorted(found.values(), key=lambda c: (-known(c), c.docno))
         best: list[float] = []  # min-heap of the k best scores so far
-        scored = []
+        scored: list[_Scored] = []
         for i, c in enumerate(order):
             if prune and len(best) == k and known(c) + headroom < best[0]:
                 return self._sorted(scored), len(order) - i
-            c.claim = self._load(txn, tenant, c.docno)
-            if c.claim is None or not self._time_ok(txn, tenant, c.claim, req, now):
+            f = self._features(txn, tenant, c.docno, seen)
+            if f is None or not self._time_ok(f, req, now):
                 continue
-            r = self._score(txn, tenant, c, req, w)
-            scored.append(r)
+            s = self._score(c, f, req, w)
+            scored.append(s)
             if len(best) < k:
-                heapq.heappush(best, r.score)
-            elif r.score > best[0]:
-                heapq.heapreplace(best, r.score)
+                heapq.heappush(best, s.total)
+            elif s.total > best[0]:
+                heapq.heapreplace(best, s.total)
         return self._sorted(scored), 0
 
     @staticmethod
-    def _sorted(scored: list[dash_pb2.RetrievedClaim]) -> list[dash_pb2.RetrievedClaim]:
-        scored.sort(key=lambda r: (-r.score, r.claim.claim_id))
+    def _sorted(scored: list[_Scored]) -> list[_Scored]:
+        scored.sort(key=lambda s: (-s.total, s.claim_id))
         return scored
 
-    def _time_ok(
-        self, txn, tenant: str, claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest, now: int
-    ) -> bool:
+    def _time_ok(self, f: Features, req: dash_pb2.RetrieveRequest, now: int) -> bool:
         """Bitemporal filter. Transaction time: only what the store knew at ``as_known_at`` (default now).
         Valid time: at ``as_of`` (default now, unless ``include_history``), or overlapping
         ``valid_window``. A successor that the store knew of ends this claim's validity where the successor's
         begins; a successor without a validity supersedes it outright (excluded unless history is asked)."""
         known = ts_key(req.as_known_at) if req.HasField("as_known_at") else now
-        if claim.HasField("recorded_at") and ts_key(claim.recorded_at) > known:
+        if f.recorded_at is not None and f.recorded_at > known:
             return False
-        timed = claim.HasField("valid_from") or claim.HasField("valid_to")
-        lo = ts_key(claim.valid_from) if claim.HasField("valid_from") else -math.inf
-        hi = ts_key(claim.valid_to) if claim.HasField("valid_to") else math.inf
-        for successor in self._successors(txn, tenant, claim.claim_id, known):
-            if successor.HasField("valid_from"):
-                hi = min(hi, ts_key(successor.valid_from))
-            elif not req.include_history:
-                return False
+        lo = f.valid_from if f.valid_from is not None else -math.inf
+        hi = f.valid_to if f.valid_to is not None else math.inf
+        end = successor_end(f, known, req.include_history)
+        if end is None:
+            return False
+        hi = min(hi, end)
         if req.HasField("as_of"):
             at = ts_key(req.as_of)
         elif req.include_history or req.HasField("valid_window"):
@@ -297,7 +331,7 @@ class Planner:
         else:
             at = now
         explicit = req.HasField("as_of") or req.HasField("valid_window")
-        if not timed and explicit and self.engine.config.temporal.untimed == "exclude":
+        if not f.timed and explicit and self.engine.config.temporal.untimed == "exclude":
             return False
         if at is not None and not lo <= at < hi:
             return False
@@ -310,16 +344,25 @@ class Planner:
         return True
 
     def _expand(
-        self, txn, tenant: str, results: list, req: dash_pb2.RetrieveRequest, qvec, now: int, allowed
-    ) -> list[dash_pb2.RetrievedClaim]:
+        self,
+        txn,
+        tenant: str,
+        results: list[_Scored],
+        req: dash_pb2.RetrieveRequest,
+        w: RankingWeights,
+        qvec,
+        now: int,
+        allowed,
+        seen_gen: int,
+    ) -> list[_Scored]:
         """Bounded graph expansion: claims linked to the results by contradiction, support or
         supersession edges (strongest first, ``graph.max_degree`` per claim, ``graph.depth`` hops),
         that pass the same label/entity and time filters; returned flagged ``from_expansion``."""
         store = self.engine.store
         degree = req.graph.max_degree or 5
-        seen = {r.claim.claim_id for r in results}
-        frontier = [r.claim.claim_id for r in results]
-        added: list[dash_pb2.RetrievedClaim] = []
+        seen = {r.claim_id for r in results}
+        frontier = [r.claim_id for r in results]
+        added: list[_Scored] = []
         for _ in range(req.graph.depth):
             nxt = []
             for cid in frontier:
@@ -330,33 +373,26 @@ class Planner:
                 for _, other_id in linked[:degree]:
                     seen.add(other_id)
                     docno = store.docno(txn, tenant, other_id)
-                    claim = store.get_claim(txn, tenant, other_id)
-                    if claim is None or docno is None or (allowed is not None and docno not in allowed):
+                    if docno is None or (allowed is not None and docno not in allowed):
                         continue
-                    if not self._time_ok(txn, tenant, claim, req, now):
+                    f = self._features(txn, tenant, docno, seen_gen)
+                    if f is None or not self._time_ok(f, req, now):
                         continue
-                    c = _Candidate(docno, claim, semantic=0.0)
-                    if qvec is not None and len(claim.embedding) == 4 * len(qvec):
-                        c.semantic = float(np.dot(np.frombuffer(claim.embedding, "<f4"), qvec))
-                    r = self._score(txn, tenant, c, req, self._weights(req))
-                    r.from_expansion = True
-                    added.append(r)
+                    c = _Candidate(docno, semantic=0.0)
+                    if qvec is not None:
+                        with self.engine.index_lock:
+                            tv = self.engine.vectors.tenant(tenant)
+                            keys, sims = (
+                                tv.similarities(qvec, np.asarray([docno], np.uint64)) if tv else ((), ())
+                            )
+                        if len(keys):
+                            c.semantic = float(np.asarray(sims)[0])
+                    s = self._score(c, f, req, w)
+                    s.from_expansion = True
+                    added.append(s)
                     nxt.append(other_id)
             frontier = nxt
         return added
-
-    def _successors(self, txn, tenant: str, claim_id: str, known: int) -> list[types_pb2.Claim]:
-        """Claims that supersede this one and that the store had recorded by ``known``."""
-        out = []
-        for edge in self.engine.store.edges_in(txn, tenant, claim_id):
-            if edge.relation != types_pb2.RELATION_SUPERSEDES:
-                continue
-            successor = self.engine.store.get_claim(txn, tenant, edge.from_claim_id)
-            if successor is not None and (
-                not successor.HasField("recorded_at") or ts_key(successor.recorded_at) <= known
-            ):
-                out.append(successor)
-        return out
 
     def _weights(self, req: dash_pb2.RetrieveRequest) -> RankingWeights:
         """The node's weights, with this query's overrides."""
@@ -364,88 +400,43 @@ class Planner:
             return self.w
         return replace(self.w, **{f.name: value for f, value in req.weights.ListFields()})
 
-    def _score(
-        self, txn, tenant: str, c: _Candidate, req: dash_pb2.RetrieveRequest, w: RankingWeights
-    ) -> dash_pb2.RetrievedClaim:
-        store = self.engine.store
-        evidence = store.evidence_of(txn, tenant, c.claim.claim_id)
-        sq = [_quality(ev) for ev in evidence]
-        support_mass, contra_mass = _masses(evidence)
-        # An edge weighs as much as its strength times the backing of the claim at its other end, so a
-        # weakly sourced claim cannot overturn a well sourced one just by contradicting it.
-        for edge in store.edges_in(txn, tenant, c.claim.claim_id):
-            if edge.relation in (_SUPPORT, _CONTRA):
-                weight = edge.strength * self._backing(txn, tenant, edge.from_claim_id)
-                if edge.relation == _SUPPORT:
-                    support_mass += weight
-                else:
-                    contra_mass += weight
-        for edge in store.edges_out(txn, tenant, c.claim.claim_id):
-            if edge.relation == _CONTRA:  # a contradiction puts both claims at risk
-                contra_mass += edge.strength * self._backing(txn, tenant, edge.to_claim_id)
+    def _score(self, c: _Candidate, f: Features, req: dash_pb2.RetrieveRequest, w: RankingWeights) -> _Scored:
+        support_mass, contra_mass = f.support_mass, f.contra_mass
         support = 1 - math.exp(-support_mass)
         risk = contra_mass / (support_mass + contra_mass) if contra_mass > 0 else 0.0
-        temporal = self._temporal(c.claim, req)
-        quality = sum(sq) / len(sq) if sq else 0.5
-        confidence = c.claim.confidence if c.claim.HasField("confidence") else 1.0
         lexical = c.bm25 / (c.bm25 + w.bm25_saturation) if c.bm25 > 0 else 0.0
-        b = dash_pb2.ScoreBreakdown(
-            semantic=w.semantic * max(c.semantic, 0.0),
-            lexical=w.lexical * lexical,
-            support=w.support * support,
-            contradiction_risk=w.contradiction_risk * risk,
-            temporal=w.temporal * temporal,
-            source_quality=w.source_quality * quality,
-            confidence=w.confidence * confidence,
-            fusion=w.fusion * c.rrf,
+        parts = (
+            w.semantic * max(c.semantic or 0.0, 0.0),
+            w.lexical * lexical,
+            w.support * support,
+            w.contradiction_risk * risk,
+            w.temporal * self._temporal(f, req),
+            w.source_quality * f.quality,
+            w.confidence * f.confidence,
+            w.fusion * c.rrf,
         )
-        b.total = (
-            b.semantic
-            + b.lexical
-            + b.support
-            - b.contradiction_risk
-            + b.temporal
-            + b.source_quality
-            + b.confidence
-            + b.fusion
-        )
-        r = dash_pb2.RetrievedClaim(
-            claim=c.claim,
-            score=b.total,
-            breakdown=b,
-            contradiction_risk=risk,
-            shard_id=self.engine.config.shard_id,
-        )
-        r.dominant_stance = (
+        total = parts[0] + parts[1] + parts[2] - parts[3] + parts[4] + parts[5] + parts[6] + parts[7]
+        total = float(np.float32(total))  # what the answer carries (a float): shards and router sort alike
+        stance = (
             types_pb2.STANCE_CONTRADICTS
             if contra_mass > support_mass
             else types_pb2.STANCE_SUPPORTS
             if support_mass > 0
             else types_pb2.STANCE_NEUTRAL
         )
-        return r
-
-    def _backing(self, txn, tenant: str, claim_id: str) -> float:
-        """How well a claim is sourced, in [0, 1]: the saturated support of its own evidence (0.5 if it
-        has none or is not on this shard)."""
-        evidence = self.engine.store.evidence_of(txn, tenant, claim_id)
-        if not evidence:
-            return 0.5
-        support, contra = _masses(evidence)
-        return max(0.0, min(1.0, support - contra))
+        return _Scored(c.docno, f, parts, total, risk, stance)
 
     @staticmethod
-    def _temporal(claim: types_pb2.Claim, req: dash_pb2.RetrieveRequest) -> float:
+    def _temporal(f: Features, req: dash_pb2.RetrieveRequest) -> float:
         """Temporal relevance in [0, 1]. Asked about a time (``as_of`` or ``valid_window``): a claim whose
         validity matches (it passed the filter) scores 1, an event scores by its distance from the asked
         time (halving every year), untimed 0.5. Asked about now: current 1, expired 0.25, untimed 0.5."""
-        timed = claim.HasField("valid_from") or claim.HasField("valid_to")
         if req.HasField("as_of") or req.HasField("valid_window"):
-            if timed:
+            if f.timed:
                 return 1.0
-            if not claim.HasField("event_time"):
+            if f.event_time is None:
                 return 0.5
-            at = ts_key(claim.event_time)
+            at = f.event_time
             if req.HasField("as_of"):
                 lo = hi = ts_key(req.as_of)
             else:
@@ -454,35 +445,55 @@ class Planner:
                 hi = ts_key(w.end) if w.HasField("end") else math.inf
             years = max(lo - at, at - hi, 0) / _YEAR_NS
             return 0.5 ** max(years - 0.5, 0.0)
-        if not timed:
+        if not f.timed:
             return 0.5
-        if claim.HasField("valid_to") and ts_key(claim.valid_to) <= time.time_ns():
+        if f.valid_to is not None and f.valid_to <= time.time_ns():
             return 0.25
         return 1.0
 
     @staticmethod
-    def _apply_stance_mode(
-        scored: list[dash_pb2.RetrievedClaim], mode: int, k: int
-    ) -> tuple[list[dash_pb2.RetrievedClaim], int]:
+    def _apply_stance_mode(scored: list[_Scored], mode: int, k: int) -> tuple[list[_Scored], int]:
         if mode == dash_pb2.STANCE_MODE_SUPPORT_ONLY:
             top, dropped = [], 0
-            for r in scored:
+            for s in scored:
                 if len(top) == k:
                     break
-                if r.dominant_stance == types_pb2.STANCE_CONTRADICTS:
+                if s.stance == types_pb2.STANCE_CONTRADICTS:
                     dropped += 1
                 else:
-                    top.append(r)
+                    top.append(s)
             return top, dropped
         top = scored[:k]
         if mode == dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST:
-            top.sort(key=lambda r: (-(r.contradiction_risk > 0), -r.score, r.claim.claim_id))
+            top.sort(key=lambda s: (-(s.risk > 0), -s.total, s.claim_id))
         return top, 0
 
-    def _hydrate(self, txn, tenant: str, r: dash_pb2.RetrievedClaim) -> None:
-        """Citations of the result, and the claims related to it by support/contradiction edges."""
+    def _hydrate(self, txn, tenant: str, s: _Scored, seen: int) -> dash_pb2.RetrievedClaim:
+        """The result as answered: its score, and (cached per claim) the claim without its vector, its
+        citations and the claims related to it by support/contradiction edges."""
+        cache = self.engine.derived
+        raw = cache.get("answer", s.docno)
+        if raw is None:
+            raw, deps = self._answer(txn, tenant, s.claim_id)
+            cache.put("answer", s.docno, (tenant, s.claim_id), raw, deps, seen)
+        r = dash_pb2.RetrievedClaim.FromString(raw)
+        r.score = s.total
+        r.breakdown.CopyFrom(
+            dash_pb2.ScoreBreakdown(**dict(zip(_PARTS, s.parts, strict=True)), total=s.total)
+        )
+        r.contradiction_risk = s.risk
+        r.dominant_stance = s.stance
+        r.shard_id = self.engine.config.shard_id
+        r.from_expansion = s.from_expansion
+        return r
+
+    def _answer(self, txn, tenant: str, cid: str) -> tuple[bytes, set[str]]:
+        """The query-independent part of a result, serialised, and the claim ids it was read from."""
         store = self.engine.store
-        cid = r.claim.claim_id
+        claim = store.get_claim(txn, tenant, cid)
+        claim.ClearField("embedding")
+        r = dash_pb2.RetrievedClaim(claim=claim)
+        deps = {cid}
         for ev in store.evidence_of(txn, tenant, cid):
             cit = _citation(ev)
             if ev.stance == types_pb2.STANCE_CONTRADICTS:
@@ -494,6 +505,7 @@ class Planner:
         for edge, other_id in related:
             if edge.relation not in (_CONTRA, _SUPPORT):
                 continue
+            deps.add(other_id)
             other = store.get_claim(txn, tenant, other_id)
             rc = dash_pb2.RelatedClaim(
                 claim_id=other_id,
@@ -505,17 +517,7 @@ class Planner:
                 citations=[_citation(ev) for ev in store.evidence_of(txn, tenant, other_id)],
             )
             (r.contradicting if edge.relation == _CONTRA else r.supporting).append(rc)
-
-
-def _quality(ev: types_pb2.Evidence) -> float:
-    return ev.source_quality if ev.HasField("source_quality") else 0.5
-
-
-def _masses(evidence: list[types_pb2.Evidence]) -> tuple[float, float]:
-    """(supporting, contradicting) evidence mass, each piece weighted by its source quality."""
-    support = sum(_quality(ev) for ev in evidence if ev.stance != types_pb2.STANCE_CONTRADICTS)
-    contra = sum(_quality(ev) for ev in evidence if ev.stance == types_pb2.STANCE_CONTRADICTS)
-    return support, contra
+        return r.SerializeToString(), deps
 
 
 def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
@@ -528,5 +530,5 @@ def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
         span_end=ev.span_end,
         quote=ev.quote,
         stance=ev.stance,
-        source_quality=_quality(ev),
+        source_quality=quality(ev),
     )

@@ -217,13 +217,17 @@ class Store:
         raw = txn.get(key(tenant, evidence_id), db=self.db["evidence"])
         return types_pb2.Evidence.FromString(raw) if raw is not None else None
 
-    def put_evidence(self, txn: lmdb.Transaction, tenant: str, ev: types_pb2.Evidence) -> None:
-        """Upsert by evidence_id; an evidence row that moves to another claim is unlinked from the old one."""
+    def put_evidence(self, txn: lmdb.Transaction, tenant: str, ev: types_pb2.Evidence) -> str | None:
+        """Upsert by evidence_id; an evidence row that moves to another claim is unlinked from the old one,
+        whose id is returned (None if it did not move)."""
         old = self.get_evidence(txn, tenant, ev.evidence_id)
+        moved_from = None
         if old is not None and old.claim_id != ev.claim_id:
             txn.delete(key(tenant, old.claim_id, ev.evidence_id), db=self.db["claim_evidence"])
+            moved_from = old.claim_id
         txn.put(key(tenant, ev.evidence_id), ev.SerializeToString(), db=self.db["evidence"])
         txn.put(key(tenant, ev.claim_id, ev.evidence_id), b"", db=self.db["claim_evidence"])
+        return moved_from
 
     def evidence_ids(self, txn: lmdb.Transaction, tenant: str, claim_id: str) -> list[str]:
         return [split(k)[2] for k, _ in self._scan(txn, "claim_evidence", prefix(tenant, claim_id))]
