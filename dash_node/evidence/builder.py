@@ -114,8 +114,7 @@ class EdgeBuilder:
         observed: dict[str, int | None] = {}
         by_name: dict[str, list[int]] = {}
         degree: dict[str, int] = {}
-        words: dict[str, frozenset[str]] = {}
-        name_cache: dict[str, set[str]] = {c.claim_id: n for c, n in zip(claims, names, strict=True)}
+        keys: dict[str, PairKeys] = {}
         edges: list[types_pb2.Edge] = []
         seen_pairs: set[tuple[str, str]] = set()
         for i, claim in enumerate(claims):
@@ -134,7 +133,7 @@ class EdgeBuilder:
                 if old.claim_id == claim.claim_id or pair in seen_pairs:
                     continue
                 seen_pairs.add(pair)
-                if not self._worth_judging(claim, old, words, name_cache):
+                if not worth_judging(_keys(claim, keys), _keys(old, keys), self.config.min_word_overlap):
                     continue
                 judged += 1
                 if judged > self.config.max_candidates:
@@ -202,27 +201,6 @@ class EdgeBuilder:
         edge.from_evidence_ids.extend(store.evidence_ids(txn, tenant, edge.from_claim_id)[:_CITED])
         edge.to_evidence_ids.extend(store.evidence_ids(txn, tenant, edge.to_claim_id)[:_CITED])
 
-    def _worth_judging(
-        self,
-        new: types_pb2.Claim,
-        old: types_pb2.Claim,
-        cache: dict[str, frozenset[str]],
-        names: dict[str, set[str]],
-    ) -> bool:
-        """A cheap test that leaves out pairs no rule could link: claims that name only different things
-        (subjects, entities) never pass, claims with the same subject and predicate always do; the rest
-        need enough words in common."""
-        new_names, old_names = _names(new, names), _names(old, names)
-        if new_names and old_names and not new_names & old_names:
-            return False  # they name different things: not one fact
-        if new.subject and old.subject:
-            if _norm(new.subject) != _norm(old.subject):
-                return False  # two different subjects are not one fact
-            if new.predicate and old.predicate and _norm(new.predicate) == _norm(old.predicate):
-                return True
-        a, b = _word_set(new, cache), _word_set(old, cache)
-        return bool(a and b) and len(a & b) / len(a | b) >= self.config.min_word_overlap
-
     def _edge(self, verdict: Judgement, new_id: str, old_id: str) -> types_pb2.Edge | None:
         if not verdict.relation or verdict.strength < self.config.min_strength:
             return None
@@ -279,18 +257,44 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _word_set(claim: types_pb2.Claim, cache: dict[str, frozenset[str]]) -> frozenset[str]:
+def _keys(claim: types_pb2.Claim, cache: dict[str, PairKeys]) -> PairKeys:
     found = cache.get(claim.claim_id)
     if found is None:
-        found = cache[claim.claim_id] = frozenset(_WORD.findall(claim.text.casefold()))
+        found = cache[claim.claim_id] = pair_keys(claim)
     return found
 
 
-def _names(claim: types_pb2.Claim, cache: dict[str, set[str]]) -> set[str]:
-    found = cache.get(claim.claim_id)
-    if found is None:
-        found = cache[claim.claim_id] = names_of(claim)
-    return found
+@dataclass(frozen=True)
+class PairKeys:
+    """What the cheap pair test reads of a claim, worked out once per claim rather than once per pair."""
+
+    names: frozenset[str]
+    subject: str
+    predicate: str
+    words: frozenset[str]
+
+
+def pair_keys(claim: types_pb2.Claim) -> PairKeys:
+    return PairKeys(
+        names=frozenset(names_of(claim)),
+        subject=_norm(claim.subject),
+        predicate=_norm(claim.predicate),
+        words=frozenset(_WORD.findall(claim.text.casefold())),
+    )
+
+
+def worth_judging(a: PairKeys, b: PairKeys, min_word_overlap: float) -> bool:
+    """A cheap test that leaves out pairs no rule could link: claims that name only different things
+    (subjects, entities) never pass, claims with the same subject and predicate always do; the rest
+    need enough words in common (Jaccard). Used at ingest and by the router's cross-shard pass."""
+    if a.names and b.names and not a.names & b.names:
+        return False  # they name different things: not one fact
+    if a.subject and b.subject:
+        if a.subject != b.subject:
+            return False  # two different subjects are not one fact
+        if a.predicate and b.predicate and a.predicate == b.predicate:
+            return True
+    return bool(a.words and b.words) and len(a.words & b.words) / len(a.words | b.words) >= min_word_overlap
 
 
 def _last_versions(claims: list[types_pb2.Claim]) -> list[types_pb2.Claim]:
