@@ -118,6 +118,14 @@ def markdown(runs: dict[str, dict]) -> str:
                 ),
             )
     row(
+        "ids-only fan-out floor, top-50 sequential: p50 / p95 / p99",
+        lambda r: _ppp(r["floor"]),
+    )
+    row(
+        "DASH top-50 p95 at concurrency 1 / floor p95",
+        lambda r: round(r["retrieval"]["top50_c1"]["p95_ms"] / r["floor"]["p95_ms"], 1),
+    )
+    row(
         "recall@10 / @100 (dense-only weights vs exact)",
         lambda r: "{recall_at_10} / {recall_at_100}".format(**r["recall"]),
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from cluster.bench import measure
+from cluster.bench import floor, measure
 from cluster.bench.corpus import generate
 from cluster.bench.soak import soak
 from cluster.local import ClusterSpec, LocalCluster
@@ -125,6 +125,8 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
         for c in CONCURRENCY:
             requests = profile.requests * (1 if c == 1 else 2)
             lat[f"top{k}_c{c}"] = measure.latency(target, TENANT, corpus.queries, qvecs, k, c, requests)
+    # The same vectors behind the same number of shards, answering ids only: the floor DASH is set against.
+    result["floor"] = floor.measure(vectors, qvecs, profile.shards, 50, profile.requests)
     n_recall = min(100, len(qvecs))
     result["recall"] = measure.recall(target, TENANT, qvecs[:n_recall], ids, vectors)
     result["quality"] = measure.quality(target, TENANT, corpus.queries, qvecs, ids, vectors)

@@ -3,9 +3,11 @@ result is sound (below 10,000 vectors per tenant search is exact, so recall must
 
 from __future__ import annotations
 
+import grpc
+import numpy as np
 import pytest
 
-from cluster.bench import report
+from cluster.bench import floor, report
 from cluster.bench.corpus import generate
 from cluster.bench.measure import ndcg_at_10
 from cluster.bench.run import Profile, run
@@ -42,6 +44,9 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert all(r["qps"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in result["retrieval"].values())
     assert result["recall"]["recall_at_10"] == 1.0 and result["recall"]["recall_at_100"] == 1.0
     assert (
+        result["floor"]["n"] == TINY.requests and result["floor"]["p99_ms"] >= result["floor"]["p50_ms"] > 0
+    )
+    assert (
         0 < result["quality"]["ndcg_at_10_dash"] <= 1 and 0 < result["quality"]["ndcg_at_10_dense_only"] <= 1
     )
     assert {"n1", "n2", "router"} <= set(result["resources"]["peak_rss_mb"])
@@ -65,3 +70,22 @@ def test_a_short_soak_samples_drift_under_mixed_load() -> None:
     assert {"n1", "n2", "router"} <= set(soak["samples"][0]["rss_mb"])
     assert soak["drift"]["claims_added"] == stored[-1] - stored[0]
     assert "retrieval" not in result  # a soak replaces the measurement matrix
+
+
+def test_the_floor_merges_shards_into_the_global_top_k() -> None:
+    """Through the floor's router, three shards answer as one index would: the exact top 10 of clustered
+    vectors (small shards, so the HNSW search is as good as exact)."""
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(8, 16))
+    vectors = (centres[rng.integers(0, 8, 1500)] + 0.3 * rng.normal(size=(1500, 16))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
+    shards_in_answers = set()
+    with floor.serving(vectors, 3) as router, grpc.insecure_channel(router) as channel:
+        for q in queries:
+            keys, scores = floor.search(channel, q, 10)
+            exact = np.argsort(-(vectors @ (q / np.linalg.norm(q))))[:10]
+            assert set(keys.tolist()) == set(exact.tolist())
+            assert list(scores) == sorted(scores, reverse=True)
+            shards_in_answers |= {k // 500 for k in keys.tolist()}
+    assert shards_in_answers == {0, 1, 2}

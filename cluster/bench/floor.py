@@ -1,0 +1,198 @@
+"""The ids-only fan-out floor: what the cluster's shape costs before DASH does any of its own work.
+
+The same vectors are split into as many shards as the profile has, each served by its own process that
+holds a usearch HNSW built with DASH's settings and answers a query with packed (key, score) pairs only;
+an asyncio router fans each query out to every shard and merges the top k. No ranking, no text, no
+evidence, no protobuf: raw bytes over gRPC on loopback. DASH's latency is reported beside this floor in
+the same run, so the ratio says what DASH's own work costs on this machine
+(``../shared/design/fanout-measurements.md`` measured the same shape as a spike).
+
+    python -m cluster.bench.floor shard --vectors V.npy --start A --end B --port-file F
+    python -m cluster.bench.floor router --shards ADDR,ADDR --port-file F
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from cluster.bench.measure import percentiles
+from dash_node.index.vector import VectorConfig
+
+METHOD = "/dash.bench.Floor/Search"
+_HIT = np.dtype([("key", "<u8"), ("score", "<f4")])
+
+
+def _query(k: int, vector: np.ndarray) -> bytes:
+    return struct.pack("<I", k) + np.asarray(vector, "<f4").tobytes()
+
+
+def _hits(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype=_HIT)
+
+
+async def _serve(handler, port_file: Path) -> None:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                METHOD.split("/")[1], {"Search": grpc.unary_unary_rpc_method_handler(handler)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    tmp = port_file.with_suffix(".tmp")
+    tmp.write_text(str(port))
+    tmp.replace(port_file)  # readers never see a half-written port
+    await server.wait_for_termination()
+
+
+def _shard(vectors: Path, start: int, end: int, port_file: Path) -> None:
+    from usearch.index import Index
+
+    cfg = VectorConfig()
+    data = np.load(vectors, mmap_mode="r")[start:end]
+    index = Index(
+        ndim=data.shape[1],
+        metric="cos",
+        dtype=cfg.dtype,
+        connectivity=cfg.connectivity,
+        expansion_add=cfg.expansion_add,
+        expansion_search=cfg.expansion_search,
+    )
+    index.add(np.arange(start, end, dtype=np.uint64), np.ascontiguousarray(data, dtype=np.float32))
+
+    async def search(request: bytes, context) -> bytes:
+        (k,) = struct.unpack_from("<I", request)
+        m = index.search(np.frombuffer(request, "<f4", offset=4), k)
+        out = np.empty(len(m.keys), dtype=_HIT)
+        out["key"], out["score"] = m.keys, 1.0 - np.asarray(m.distances)
+        return out.tobytes()
+
+    asyncio.run(_serve(search, port_file))
+
+
+def _router(shards: list[str], port_file: Path) -> None:
+    async def main() -> None:
+        calls = [grpc.aio.insecure_channel(a).unary_unary(METHOD) for a in shards]
+
+        async def search(request: bytes, context) -> bytes:
+            (k,) = struct.unpack_from("<I", request)
+            answers = await asyncio.gather(*(call(request) for call in calls))
+            hits = np.concatenate([_hits(raw) for raw in answers])
+            return hits[np.argsort(-hits["score"], kind="stable")[:k]].tobytes()
+
+        await _serve(search, port_file)
+
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def serving(vectors: np.ndarray, shards: int) -> Iterator[str]:
+    """Start the shard processes (each builds its index) and the router; yield the router's address."""
+    with tempfile.TemporaryDirectory(prefix="dash-floor-") as d:
+        path = Path(d) / "vectors.npy"
+        np.save(path, np.asarray(vectors, dtype=np.float32))
+        bounds = np.linspace(0, len(vectors), shards + 1).astype(int)
+        procs: list[subprocess.Popen] = []
+        try:
+            addrs = []
+            for i in range(shards):
+                pf = Path(d) / f"shard{i}.port"
+                procs.append(
+                    _spawn(
+                        "shard",
+                        "--vectors",
+                        str(path),
+                        "--start",
+                        str(bounds[i]),
+                        "--end",
+                        str(bounds[i + 1]),
+                        "--port-file",
+                        str(pf),
+                    )
+                )
+                addrs.append(pf)
+            shard_addrs = [f"127.0.0.1:{_wait_port(pf, procs)}" for pf in addrs]
+            pf = Path(d) / "router.port"
+            procs.append(_spawn("router", "--shards", ",".join(shard_addrs), "--port-file", str(pf)))
+            yield f"127.0.0.1:{_wait_port(pf, procs)}"
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(timeout=30)
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cluster.bench.floor", *args])
+
+
+def _wait_port(port_file: Path, procs: list[subprocess.Popen], timeout: float = 3600.0) -> int:
+    """A shard's port once its index is built (building 250k vectors takes minutes here)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            return int(port_file.read_text())
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a floor process exited before it was serving")
+        time.sleep(0.05)
+    raise TimeoutError(f"{port_file} never appeared")
+
+
+def search(channel: grpc.Channel, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, scores) of the top ``k``, best first, from a floor router."""
+    hits = _hits(channel.unary_unary(METHOD)(_query(k, query), timeout=30))
+    return hits["key"], hits["score"]
+
+
+def measure(vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, requests: int) -> dict:
+    """Sequential latency of ids-only top-``k`` queries through the floor router (the shards' index
+    build time is reported apart)."""
+    started = time.perf_counter()
+    with serving(vectors, shards) as router, grpc.insecure_channel(router) as channel:
+        build_s = time.perf_counter() - started
+        call = channel.unary_unary(METHOD)
+        packed = [_query(k, q) for q in queries]
+        for raw in packed[: min(50, requests)]:
+            call(raw, timeout=30)
+        ms = []
+        for i in range(requests):
+            t0 = time.perf_counter()
+            call(packed[i % len(packed)], timeout=30)
+            ms.append((time.perf_counter() - t0) * 1000)
+    return {"shards": shards, "top_k": k, "build_s": round(build_s, 1), **percentiles(ms)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m cluster.bench.floor")
+    sub = ap.add_subparsers(dest="role", required=True)
+    s = sub.add_parser("shard")
+    s.add_argument("--vectors", type=Path, required=True)
+    s.add_argument("--start", type=int, required=True)
+    s.add_argument("--end", type=int, required=True)
+    s.add_argument("--port-file", type=Path, required=True)
+    r = sub.add_parser("router")
+    r.add_argument("--shards", required=True)
+    r.add_argument("--port-file", type=Path, required=True)
+    args = ap.parse_args()
+    if args.role == "shard":
+        _shard(args.vectors, args.start, args.end, args.port_file)
+    else:
+        _router(args.shards.split(","), args.port_file)
+
+
+if __name__ == "__main__":
+    main()
