@@ -190,6 +190,9 @@ class Engine:
         )
         # Held by the writer while it changes the indexes and by readers while they search them.
         self.index_lock = threading.Lock()
+        # The indexer thread (started below) moves buffered vectors into the graphs when woken.
+        self._stopping = threading.Event()
+        self._indexer_wake = threading.Event()
         # Ranking features and hydrated answers of claims, kept until a write changes what they read.
         self.derived = ClaimCache(("features", "answer"), self.config.derived_cache_claims)
         index_lsn = min(vector_lsn, lexical_lsn)
@@ -203,6 +206,9 @@ class Engine:
             self.feed = Feed(self.store.applied_lsn(txn), self.config.replication_buffer_bytes)
         self._writer = threading.Thread(target=self._write_loop, name="dash-writer", daemon=True)
         self._writer.start()
+        self._indexer = threading.Thread(target=self._index_loop, name="dash-indexer", daemon=True)
+        self._indexer.start()
+        self._indexer_wake.set()  # recovery may have left vectors in the write buffer
         # Judges committed claims in the background on a leader; None when the edge builder is off.
         self.detector: Detector | None = None
         self.leads = False
@@ -343,6 +349,24 @@ class Engine:
                 keys = np.asarray([d for d, _ in with_vec], dtype=np.uint64)
                 mat = np.vstack([np.frombuffer(c.embedding, dtype="<f4") for _, c in with_vec])
                 self.vectors.ensure(tenant, dim).upsert(keys, mat)
+            cfg = self.config.vector
+            while self.vectors.pending > cfg.max_pending:  # the indexer is behind: writers help it
+                self.vectors.merge(cfg.merge_chunk)
+        if self.vectors.pending:
+            self._indexer_wake.set()
+
+    def _index_loop(self) -> None:
+        """Move buffered vectors into their HNSW graphs a chunk at a time (``index.vector``): a write is
+        acknowledged without waiting for graph insertion, and a search waits at most one chunk."""
+        while True:
+            self._indexer_wake.wait()
+            self._indexer_wake.clear()
+            while not self._stopping.is_set():
+                with self.index_lock:
+                    if not self.vectors.merge(self.config.vector.merge_chunk):
+                        break
+            if self._stopping.is_set():
+                return
 
     # ---- write path --------------------------------------------------------------------------------
 
@@ -920,6 +944,9 @@ class Engine:
             self.detector.stop()
         self._queue.put(_STOP)
         self._writer.join()
+        self._stopping.set()
+        self._indexer_wake.set()
+        self._indexer.join()
         self._closed = True
         self.wal.close()
         self.store.close()

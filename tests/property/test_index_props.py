@@ -52,12 +52,26 @@ def _live_after(history: list[tuple[str, list[int], int]]) -> dict[str, set[int]
     qseed=st.integers(0, 1000),
     allowed=st.sets(st.integers(0, 59)),
     exact_below=st.sampled_from([0, 64]),  # 0 forces the HNSW over-fetch path, 64 the exact path
+    buffered=st.booleans(),  # every write goes through the write buffer (else: straight into the graph)
+    merges=st.lists(st.integers(0, 10), min_size=25, max_size=25),  # buffer -> graph after each step
+    snapshot_at=st.integers(0, 25),
 )
 def test_vector_results_subset_of_tenant_live_keys(
-    history: list[tuple[str, list[int], int]], qseed: int, allowed: set[int], exact_below: int
+    history: list[tuple[str, list[int], int]],
+    qseed: int,
+    allowed: set[int],
+    exact_below: int,
+    buffered: bool,
+    merges: list[int],
+    snapshot_at: int,
+    tmp_path_factory,
 ) -> None:
-    store = VectorStore(VectorConfig(exact_below=exact_below))
-    for kind, docs, seed in history:
+    config = VectorConfig(exact_below=exact_below, exact_search_below=0 if buffered else 10_000)
+    store = VectorStore(config)
+    current: dict[int, np.ndarray] = {}  # the oracle: each live doc's latest vector
+    for i, (kind, docs, seed) in enumerate(history):
+        for d in docs:
+            current[d] = vec(seed + d)
         for tenant in TENANTS:
             mine = np.array([d for d in docs if TENANTS[d % 3] == tenant], dtype=np.uint64)
             if len(mine) == 0:
@@ -66,18 +80,30 @@ def test_vector_results_subset_of_tenant_live_keys(
                 store.ensure(tenant, DIM).upsert(mine, np.stack([vec(seed + int(d)) for d in mine]))
             elif (t := store.tenant(tenant)) is not None:
                 t.remove(mine)
+        store.merge(merges[i])
+        if i == snapshot_at:  # a snapshot round trip (buffer included) in the middle changes nothing
+            target = tmp_path_factory.mktemp("vectors") / "v"
+            store.save(target, lsn=i)
+            store, _ = VectorStore.load(target, config)
     live = _live_after(history)
     for tenant in TENANTS:
         t = store.tenant(tenant)
         if t is None:
             assert not live[tenant]
             continue
-        assert set(t.keys().tolist()) == live[tenant]
+        assert set(t.keys().tolist()) == live[tenant] and len(t) == len(live[tenant])
         got, _ = t.search(vec(qseed), 100)
         assert set(got.tolist()) <= live[tenant]
         got_f, _ = t.search(vec(qseed), 5, allowed=np.array(sorted(allowed), dtype=np.uint64))
         assert set(got_f.tolist()) <= live[tenant] & allowed
         assert len(got_f) == min(5, len(live[tenant] & allowed))
+        # Small and clustered, so the HNSW search is as good as exact: the exact top 5 over the graph and
+        # the buffer together.
+        q = vec(qseed)
+        exact = sorted(live[tenant], key=lambda d: (-float(q @ current[d]), d))[:5]
+        got5, sims = t.search(q, 5)
+        assert list(sims) == sorted(sims, reverse=True)
+        assert set(got5.tolist()) == set(exact)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
