@@ -26,11 +26,12 @@ from dash_node.index.snapshot import file_name, read_snapshot, write_snapshot
 
 @dataclass(frozen=True)
 class VectorConfig:
-    """HNSW knobs, chosen with scripts/ann_recall.py at 100k x 256 clustered: expansion_add 64 inserts 1.6x
-    faster than 128 (4,576 vs 2,867 vectors/s) for recall@10 0.993 instead of 0.998 (40: 6,115/s, 0.973)."""
+    """HNSW knobs, chosen with scripts/ann_recall.py at 100k x 256 clustered (recall@10 0.998). A cheaper
+    expansion_add of 64 inserts 1.6x faster and holds 0.993 at 100k, but fell to 0.924 at 4 x 250k
+    (`dash bench --profile xlarge`), under the 0.97 target: insertion speed is not bought with recall."""
 
     connectivity: int = 16
-    expansion_add: int = 64
+    expansion_add: int = 128
     expansion_search: int = 128
     dtype: str = "f32"
     exact_below: int = 2048  # below this many allowed keys, exact search over just those keys
