@@ -73,19 +73,24 @@ def test_a_short_soak_samples_drift_under_mixed_load() -> None:
 
 
 def test_the_floor_merges_shards_into_the_global_top_k() -> None:
-    """Through the floor's router, three shards answer as one index would: the exact top 10 of clustered
-    vectors (small shards, so the HNSW search is as good as exact)."""
+    """Through the floor's router, three shards answer as one index would: each key's score is its exact
+    similarity, best first, and the merged answers find the exact top 10 of clustered vectors (an HNSW
+    graph built on several threads is not deterministic, so recall is pooled over the queries)."""
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(8, 16))
     vectors = (centres[rng.integers(0, 8, 1500)] + 0.3 * rng.normal(size=(1500, 16))).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
-    shards_in_answers = set()
+    shards_in_answers, found = set(), 0
     with floor.serving(vectors, 3) as router, grpc.insecure_channel(router) as channel:
         for q in queries:
             keys, scores = floor.search(channel, q, 10)
-            exact = np.argsort(-(vectors @ (q / np.linalg.norm(q))))[:10]
-            assert set(keys.tolist()) == set(exact.tolist())
+            similarity = vectors @ (q / np.linalg.norm(q))
+            exact = np.argsort(-similarity)[:10]
+            assert len(set(keys.tolist())) == 10
+            np.testing.assert_allclose(scores, similarity[keys.astype(np.int64)], atol=1e-4)
             assert list(scores) == sorted(scores, reverse=True)
+            found += len(set(keys.tolist()) & set(exact.tolist()))
             shards_in_answers |= {k // 500 for k in keys.tolist()}
+    assert found / 200 >= 0.95
     assert shards_in_answers == {0, 1, 2}
