@@ -71,6 +71,7 @@ def _replica_stats(node: dict, shard_id: str, access: NodeAccess, timeout: float
         "epoch": s.epoch,
         "staleness_seconds": round(s.staleness_seconds, 3),
         "detection_backlog": s.detection_backlog,
+        "index_backlog": s.index_backlog,
     }
 
 

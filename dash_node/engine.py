@@ -193,6 +193,7 @@ class Engine:
         # The indexer thread (started below) moves buffered vectors into the graphs when woken.
         self._stopping = threading.Event()
         self._indexer_wake = threading.Event()
+        self._index_backlog = METRICS.index_backlog.labels(shard_id=self.config.shard_id)
         # Ranking features and hydrated answers of claims, kept until a write changes what they read.
         self.derived = ClaimCache(("features", "answer"), self.config.derived_cache_claims)
         index_lsn = min(vector_lsn, lexical_lsn)
@@ -352,6 +353,7 @@ class Engine:
             cfg = self.config.vector
             while self.vectors.pending > cfg.max_pending:  # the indexer is behind: writers help it
                 self.vectors.merge(cfg.merge_chunk)
+        self._index_backlog.set(self.vectors.pending)
         if self.vectors.pending:
             self._indexer_wake.set()
 
@@ -363,8 +365,10 @@ class Engine:
             self._indexer_wake.clear()
             while not self._stopping.is_set():
                 with self.index_lock:
-                    if not self.vectors.merge(self.config.vector.merge_chunk):
-                        break
+                    moved = self.vectors.merge(self.config.vector.merge_chunk)
+                    self._index_backlog.set(self.vectors.pending)
+                if not moved:
+                    break
             if self._stopping.is_set():
                 return
 
@@ -931,6 +935,7 @@ class Engine:
                 wal_bytes=self.wal.size_bytes(),
                 wal_first_lsn=self.wal.first_lsn(),
                 detection_backlog=self.detector.backlog if self.detector is not None else 0,
+                index_backlog=self.vectors.pending,
                 leader_lsn=self.feed.committed_lsn if self.leads else self.feed.leader_lsn,
                 staleness_seconds=0.0 if self.leads else self.feed.staleness(),
                 follower_lsns=self.feed.follower_lsns() if self.leads else {},

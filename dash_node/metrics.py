@@ -95,6 +95,12 @@ class NodeMetrics:
             ["shard_id"],
             registry=r,
         )
+        self.index_backlog = Gauge(
+            "dash_node_index_backlog_vectors",
+            "Vectors searchable from the write buffer but not yet inserted into their HNSW graph",
+            ["shard_id"],
+            registry=r,
+        )
         self.detection_round_seconds = Histogram(
             "dash_node_detection_round_seconds",
             "One edge-builder round: judging a run of pending writes and writing their edges",

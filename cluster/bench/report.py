@@ -107,7 +107,7 @@ def markdown(runs: dict[str, dict]) -> str:
         lambda r: r["ingest"]["leader_node_embeds"]["claims_per_s"],
     )
     row("ingest claims/s, replicated ack", lambda r: r["ingest"]["replicated_client_vectors"]["claims_per_s"])
-    row("edge builder caught up, s after the last ack", lambda r: r["ingest"]["detection_drain_s"])
+    row("background work caught up, s after the last ack", lambda r: r["ingest"]["detection_drain_s"])
     row("freshness ack→visible p50 / p95 / p99", lambda r: _ppp(r["freshness"]["ack_to_visible"]))
     for k in (10, 50):
         for c in (1, 4, 16):

@@ -139,21 +139,22 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
 
 
 def _drain(c: LocalCluster, timeout: float = 3600.0) -> float:
-    """Seconds until every replica's edge builder has judged every claim written so far."""
+    """Seconds until every replica's background work has caught up with every write so far: the edge
+    builder has judged each claim and the indexer has moved each buffered vector into its graph. Queries
+    timed before that would share the CPU with it."""
     started = time.monotonic()
     pm = placement(c)
     while True:
-        backlog = sum(
-            c.access.call(
-                c.state.nodes[node], "Stats", node_pb2.StatsRequest(shard_id=shard.shard_id)
-            ).detection_backlog
+        stats = [
+            c.access.call(c.state.nodes[node], "Stats", node_pb2.StatsRequest(shard_id=shard.shard_id))
             for shard in pm.shards.values()
             for node in shard.replicas
-        )
+        ]
+        backlog = sum(s.detection_backlog + s.index_backlog for s in stats)
         if backlog == 0:
             return round(time.monotonic() - started, 2)
         if time.monotonic() - started > timeout:
-            raise TimeoutError(f"edge builders still {backlog} claims behind after {timeout} s")
+            raise TimeoutError(f"edge builders and indexers still {backlog} items behind after {timeout} s")
         time.sleep(0.2)
 
 
