@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import struct
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ _CONTRA = types_pb2.RELATION_CONTRADICTS
 _SUPPORT = types_pb2.RELATION_SUPPORTS
 _YEAR_NS = 365.25 * 24 * 3600 * 1e9
 _EXPAND = (types_pb2.RELATION_CONTRADICTS, types_pb2.RELATION_SUPPORTS, types_pb2.RELATION_SUPERSEDES)
+_F32 = struct.Struct("<f")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,50 @@ class _Scored:
     @property
     def claim_id(self) -> str:
         return self.features.claim_id
+
+
+@dataclass(frozen=True, slots=True)
+class _When:
+    """The time questions of one query, read from the request once rather than per candidate.
+
+    ``known``: transaction time (what the store knew); ``at``: the valid-time instant a claim must hold
+    at (None: the whole history, or the window is the question); ``window``: the valid-time window, if
+    asked; ``asked``: the interval temporal relevance is measured from (``as_of``, else the window; None
+    when the query named no time); ``now``: when the query started."""
+
+    now: int
+    known: int
+    at: int | None
+    window: tuple[float, float] | None
+    asked: tuple[float, float] | None
+    include_history: bool
+    exclude_untimed: bool
+
+    @classmethod
+    def of(cls, req: dash_pb2.RetrieveRequest, now: int, untimed: str) -> _When:
+        window = None
+        if req.HasField("valid_window"):
+            w = req.valid_window
+            window = (
+                ts_key(w.start) if w.HasField("start") else -math.inf,
+                ts_key(w.end) if w.HasField("end") else math.inf,
+            )
+        if req.HasField("as_of"):
+            at = ts_key(req.as_of)
+        elif req.include_history or window is not None:
+            at = None
+        else:
+            at = now
+        asked = (at, at) if req.HasField("as_of") else window
+        return cls(
+            now=now,
+            known=ts_key(req.as_known_at) if req.HasField("as_known_at") else now,
+            at=at,
+            window=window,
+            asked=asked,
+            include_history=req.include_history,
+            exclude_untimed=asked is not None and untimed == "exclude",
+        )
 
 
 _PARTS = (
@@ -180,15 +226,15 @@ class Planner:
             stage("entity_fetch", ent_n)
 
             self._fill_similarities(tenant, found, qvec)
-            now = time.time_ns()
-            scored, pruned = self._rank(txn, tenant, found, req, w, k, now, seen)
+            when = _When.of(req, time.time_ns(), eng.config.temporal.untimed)
+            scored, pruned = self._rank(txn, tenant, found, req, w, k, when, seen)
             stage("time_filter", len(scored))
             stage("rank", len(scored))
             if pruned:
                 stage("pruned", pruned)
             chosen, dropped = self._apply_stance_mode(scored, req.stance_mode, k)
             if req.graph.depth > 0:
-                chosen += self._expand(txn, tenant, chosen, req, w, qvec, now, allowed, seen)
+                chosen += self._expand(txn, tenant, chosen, req, w, qvec, when, allowed, seen)
                 stage("graph_expansion", len(chosen))
             results = [self._hydrate(txn, tenant, s, seen) for s in chosen]
             stage("hydrate", len(results))
@@ -273,7 +319,7 @@ class Planner:
         req: dash_pb2.RetrieveRequest,
         w: RankingWeights,
         k: int,
-        now: int,
+        when: _When,
         seen: int,
     ) -> tuple[list[_Scored], int]:
         """Score candidates best-first by the part of the score known without reading them (similarity,
@@ -282,22 +328,31 @@ class Planner:
         scoring every candidate gives, with far fewer claims read. (Support-only mode scores all: it must
         count what it drops.) Returns the scored results, best first, and how many were never read."""
 
-        def known(c: _Candidate) -> float:
-            lexical = c.bm25 / (c.bm25 + w.bm25_saturation) if c.bm25 > 0 else 0.0
-            return w.semantic * max(c.semantic or 0.0, 0.0) + w.lexical * lexical + w.fusion * c.rrf
-
+        sat = w.bm25_saturation
+        order = sorted(
+            (
+                (
+                    w.semantic * max(c.semantic or 0.0, 0.0)
+                    + w.lexical * (c.bm25 / (c.bm25 + sat) if c.bm25 > 0 else 0.0)
+                    + w.fusion * c.rrf,
+                    c.docno,
+                    c,
+                )
+                for c in found.values()
+            ),
+            key=lambda x: (-x[0], x[1]),
+        )
         headroom = w.support + w.temporal + w.source_quality + w.confidence + 1e-6
         prune = self.prune and req.stance_mode != dash_pb2.STANCE_MODE_SUPPORT_ONLY
-        order = sorted(found.values(), key=lambda c: (-known(c), c.docno))
         best: list[float] = []  # min-heap of the k best scores so far
         scored: list[_Scored] = []
-        for i, c in enumerate(order):
-            if prune and len(best) == k and known(c) + headroom < best[0]:
+        for i, (known, docno, c) in enumerate(order):
+            if prune and len(best) == k and known + headroom < best[0]:
                 return self._sorted(scored), len(order) - i
-            f = self._features(txn, tenant, c.docno, seen)
-            if f is None or not self._time_ok(f, req, now):
+            f = self._features(txn, tenant, docno, seen)
+            if f is None or not self._time_ok(f, when):
                 continue
-            s = self._score(c, f, req, w)
+            s = self._score(c, f, when, w)
             scored.append(s)
             if len(best) < k:
                 heapq.heappush(best, s.total)
@@ -310,38 +365,26 @@ class Planner:
         scored.sort(key=lambda s: (-s.total, s.claim_id))
         return scored
 
-    def _time_ok(self, f: Features, req: dash_pb2.RetrieveRequest, now: int) -> bool:
+    @staticmethod
+    def _time_ok(f: Features, when: _When) -> bool:
         """Bitemporal filter. Transaction time: only what the store knew at ``as_known_at`` (default now).
         Valid time: at ``as_of`` (default now, unless ``include_history``), or overlapping
         ``valid_window``. A successor that the store knew of ends this claim's validity where the successor's
         begins; a successor without a validity supersedes it outright (excluded unless history is asked)."""
-        known = ts_key(req.as_known_at) if req.HasField("as_known_at") else now
-        if f.recorded_at is not None and f.recorded_at > known:
+        if f.recorded_at is not None and f.recorded_at > when.known:
+            return False
+        if when.exclude_untimed and not f.timed:
             return False
         lo = f.valid_from if f.valid_from is not None else -math.inf
         hi = f.valid_to if f.valid_to is not None else math.inf
-        end = successor_end(f, known, req.include_history)
-        if end is None:
-            return False
-        hi = min(hi, end)
-        if req.HasField("as_of"):
-            at = ts_key(req.as_of)
-        elif req.include_history or req.HasField("valid_window"):
-            at = None  # the whole history, or the window is the valid-time question
-        else:
-            at = now
-        explicit = req.HasField("as_of") or req.HasField("valid_window")
-        if not f.timed and explicit and self.engine.config.temporal.untimed == "exclude":
-            return False
-        if at is not None and not lo <= at < hi:
-            return False
-        if req.HasField("valid_window"):
-            w = req.valid_window
-            start = ts_key(w.start) if w.HasField("start") else -math.inf
-            end = ts_key(w.end) if w.HasField("end") else math.inf
-            if not (lo < end and start < hi):
+        if f.successors:
+            end = successor_end(f, when.known, when.include_history)
+            if end is None:
                 return False
-        return True
+            hi = min(hi, end)
+        if when.at is not None and not lo <= when.at < hi:
+            return False
+        return when.window is None or (lo < when.window[1] and when.window[0] < hi)
 
     def _expand(
         self,
@@ -351,7 +394,7 @@ class Planner:
         req: dash_pb2.RetrieveRequest,
         w: RankingWeights,
         qvec,
-        now: int,
+        when: _When,
         allowed,
         seen_gen: int,
     ) -> list[_Scored]:
@@ -376,7 +419,7 @@ class Planner:
                     if docno is None or (allowed is not None and docno not in allowed):
                         continue
                     f = self._features(txn, tenant, docno, seen_gen)
-                    if f is None or not self._time_ok(f, req, now):
+                    if f is None or not self._time_ok(f, when):
                         continue
                     c = _Candidate(docno, semantic=0.0)
                     if qvec is not None:
@@ -387,7 +430,7 @@ class Planner:
                             )
                         if len(keys):
                             c.semantic = float(np.asarray(sims)[0])
-                    s = self._score(c, f, req, w)
+                    s = self._score(c, f, when, w)
                     s.from_expansion = True
                     added.append(s)
                     nxt.append(other_id)
@@ -400,7 +443,7 @@ class Planner:
             return self.w
         return replace(self.w, **{f.name: value for f, value in req.weights.ListFields()})
 
-    def _score(self, c: _Candidate, f: Features, req: dash_pb2.RetrieveRequest, w: RankingWeights) -> _Scored:
+    def _score(self, c: _Candidate, f: Features, when: _When, w: RankingWeights) -> _Scored:
         support_mass, contra_mass = f.support_mass, f.contra_mass
         support = 1 - math.exp(-support_mass)
         risk = contra_mass / (support_mass + contra_mass) if contra_mass > 0 else 0.0
@@ -410,13 +453,13 @@ class Planner:
             w.lexical * lexical,
             w.support * support,
             w.contradiction_risk * risk,
-            w.temporal * self._temporal(f, req),
+            w.temporal * self._temporal(f, when),
             w.source_quality * f.quality,
             w.confidence * f.confidence,
             w.fusion * c.rrf,
         )
         total = parts[0] + parts[1] + parts[2] - parts[3] + parts[4] + parts[5] + parts[6] + parts[7]
-        total = float(np.float32(total))  # what the answer carries (a float): shards and router sort alike
+        total = _F32.unpack(_F32.pack(total))[0]  # what the answer carries (a float): all sort alike
         stance = (
             types_pb2.STANCE_CONTRADICTS
             if contra_mass > support_mass
@@ -427,27 +470,22 @@ class Planner:
         return _Scored(c.docno, f, parts, total, risk, stance)
 
     @staticmethod
-    def _temporal(f: Features, req: dash_pb2.RetrieveRequest) -> float:
+    def _temporal(f: Features, when: _When) -> float:
         """Temporal relevance in [0, 1]. Asked about a time (``as_of`` or ``valid_window``): a claim whose
         validity matches (it passed the filter) scores 1, an event scores by its distance from the asked
         time (halving every year), untimed 0.5. Asked about now: current 1, expired 0.25, untimed 0.5."""
-        if req.HasField("as_of") or req.HasField("valid_window"):
+        if when.asked is not None:
             if f.timed:
                 return 1.0
             if f.event_time is None:
                 return 0.5
             at = f.event_time
-            if req.HasField("as_of"):
-                lo = hi = ts_key(req.as_of)
-            else:
-                w = req.valid_window
-                lo = ts_key(w.start) if w.HasField("start") else -math.inf
-                hi = ts_key(w.end) if w.HasField("end") else math.inf
+            lo, hi = when.asked
             years = max(lo - at, at - hi, 0) / _YEAR_NS
             return 0.5 ** max(years - 0.5, 0.0)
         if not f.timed:
             return 0.5
-        if f.valid_to is not None and f.valid_to <= time.time_ns():
+        if f.valid_to is not None and f.valid_to <= when.now:
             return 0.25
         return 1.0
 
