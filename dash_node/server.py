@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from dash_client import transport
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
-from dash_node import deadlines, leader, metrics, telemetry
+from dash_node import deadlines, heap, leader, metrics, telemetry
 from dash_node.engine import EngineConfig
 from dash_node.errors import DashError
 from dash_node.host import ShardHost
@@ -318,6 +318,7 @@ def main(argv: list[str]) -> int:
         return 2
     provider = telemetry.setup_tracing("dash-node", {"dash.node_id": args.node_id} if args.node_id else None)
     host = ShardHost(args.data_dir, config, args.node_id, token, tls)
+    heap.freeze_after_full_collections()
     metrics.NODE.watch_replicas(lambda: _replica_gauges(host))
     metrics_server = None
     if args.metrics_listen:
