@@ -8,9 +8,10 @@ Here a write is searchable the moment it is applied, postings are numpy-scored, 
 (document count, average length, document frequency) is per tenant, so one tenant's text can never
 shift another's ranking.
 
-Postings are append-only arrays of (docno, generation, term frequency). Replacing or removing a document
-bumps its generation in a replica-wide table, which turns its old postings stale at once; stale postings
-are skipped when scoring and dropped when a snapshot is written.
+Postings are append-only arrays of (docno, generation, term frequency, document length). Replacing or
+removing a document bumps its generation in a replica-wide table, which turns its old postings stale at
+once; stale postings are skipped when scoring and dropped when a snapshot is written. Each term counts
+its stale postings, so the common case (none) scores contiguous arrays without a gather.
 """
 
 from __future__ import annotations
@@ -90,12 +91,14 @@ class Analyzer:
 
 
 class _Postings:
-    __slots__ = ("docnos", "gens", "tfs")
+    __slots__ = ("docnos", "gens", "lens", "stale", "tfs")
 
     def __init__(self) -> None:
         self.docnos = array("Q")
         self.gens = array("I")
         self.tfs = array("I")
+        self.lens = array("I")  # the document's length when indexed (a changed document is stale)
+        self.stale = 0  # postings of replaced or removed documents among these
 
 
 class _TenantLexical:
@@ -134,8 +137,9 @@ class LexicalIndex:
             self._grow(docno)
             terms = Counter(self.analyzer.terms(text))
             gen = self._stale.pop(docno, 0) + 1  # never reuse a generation: old postings stay stale
+            length = sum(terms.values())
             self._gen[docno] = gen
-            self._len[docno] = sum(terms.values())
+            self._len[docno] = length
             self._tenant_of[docno] = tenant_id
             for term, tf in terms.items():
                 p = t.postings.get(term)
@@ -144,9 +148,10 @@ class LexicalIndex:
                 p.docnos.append(docno)
                 p.gens.append(gen)
                 p.tfs.append(tf)
+                p.lens.append(length)
             t.df.update(terms.keys())
             t.doc_terms[docno] = tuple(terms)
-            t.total_len += int(self._len[docno])
+            t.total_len += length
 
     def remove(self, docnos: Sequence[int]) -> None:
         for docno in docnos:
@@ -157,7 +162,10 @@ class LexicalIndex:
         if tenant_id is None:
             return
         t = self._tenants[tenant_id]
-        t.df.subtract(t.doc_terms.pop(docno))
+        terms = t.doc_terms.pop(docno)
+        for term in terms:
+            t.postings[term].stale += 1
+        t.df.subtract(terms)
         t.total_len -= int(self._len[docno])
         self._stale[docno] = int(self._gen[docno])
         self._gen[docno] = 0
@@ -182,18 +190,17 @@ class LexicalIndex:
             if p is None or df <= 0:
                 continue
             docnos = np.frombuffer(p.docnos, dtype=np.uint64)
-            live = self._gen[docnos] == np.frombuffer(p.gens, dtype=np.uint32)
-            docnos = docnos[live]
-            tf = np.frombuffer(p.tfs, dtype=np.uint32)[live].astype(np.float64)
+            tf = np.frombuffer(p.tfs, dtype=np.uint32).astype(np.float64)
+            dl = np.frombuffer(p.lens, dtype=np.uint32).astype(np.float64)
+            if p.stale:
+                live = self._gen[docnos] == np.frombuffer(p.gens, dtype=np.uint32)
+                docnos, tf, dl = docnos[live], tf[live], dl[live]
             idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-            dl = self._len[docnos].astype(np.float64)
             all_docs.append(docnos)
             all_scores.append(idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / avgdl)))
         if not all_docs:
             return []
-        docs = np.concatenate(all_docs)
-        uniq, inverse = np.unique(docs, return_inverse=True)
-        scores = np.bincount(inverse, weights=np.concatenate(all_scores))
+        uniq, scores = _sum_by_doc(np.concatenate(all_docs), np.concatenate(all_scores))
         if allowed is not None:
             keep = np.isin(uniq, np.fromiter(allowed, dtype=np.uint64, count=len(allowed)))
             uniq, scores = uniq[keep], scores[keep]
@@ -268,6 +275,7 @@ class LexicalIndex:
             p.docnos.frombytes(post_docs[lo:hi].astype(np.uint64).tobytes())
             p.gens.frombytes(np.ones(hi - lo, np.uint32).tobytes())
             p.tfs.frombytes(post_tfs[lo:hi].astype(np.uint32).tobytes())
+            p.lens.frombytes(self._len[post_docs[lo:hi]].astype(np.uint32).tobytes())
             t.df[term] = hi - lo
             for d in post_docs[lo:hi].tolist():
                 doc_terms[d].append(term)
@@ -275,3 +283,18 @@ class LexicalIndex:
             t.doc_terms[d] = tuple(ts)
             self._tenant_of[d] = tenant_id
         t.total_len = int(self._len[docnos].sum()) if len(docnos) else 0
+
+
+def _sum_by_doc(docs: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct docnos ascending, each one's summed score). Many postings over a narrow docno range (a
+    big tenant's common terms) are summed in a dense array, which costs no sort; few postings are sorted.
+    Both add each document's scores in posting order, so they give the same sums."""
+    if len(docs) == 0:
+        return docs, scores
+    span = int(docs.max()) + 1
+    if span > 4 * len(docs):
+        uniq, inverse = np.unique(docs, return_inverse=True)
+        return uniq, np.bincount(inverse, weights=scores)
+    dense = np.bincount(docs.astype(np.intp), weights=scores, minlength=span)
+    uniq = np.flatnonzero(dense)  # every posting scores > 0 (idf > 0, tf >= 1)
+    return uniq.astype(np.uint64), dense[uniq]
