@@ -196,8 +196,12 @@ class LexicalIndex:
                 live = self._gen[docnos] == np.frombuffer(p.gens, dtype=np.uint32)
                 docnos, tf, dl = docnos[live], tf[live], dl[live]
             idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+            # idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / avgdl)), in as few array passes as it takes
+            norm = dl * (K1 * B / avgdl)
+            norm += K1 * (1 - B)
+            norm += tf
             all_docs.append(docnos)
-            all_scores.append(idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / avgdl)))
+            all_scores.append(np.divide(tf * (idf * (K1 + 1)), norm, out=norm))
         if not all_docs:
             return []
         uniq, scores = _sum_by_doc(np.concatenate(all_docs), np.concatenate(all_scores))
@@ -296,5 +300,6 @@ def _sum_by_doc(docs: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
         uniq, inverse = np.unique(docs, return_inverse=True)
         return uniq, np.bincount(inverse, weights=scores)
     dense = np.bincount(docs.astype(np.intp), weights=scores, minlength=span)
-    uniq = np.flatnonzero(dense)  # every posting scores > 0 (idf > 0, tf >= 1)
+    # Every posting scores > 0 (idf > 0, tf >= 1). A boolean mask first: nonzero() over floats is 8x slower.
+    uniq = np.flatnonzero(dense > 0)
     return uniq.astype(np.uint64), dense[uniq]
