@@ -8,14 +8,23 @@ edge builder's pair test (``worth_judging``), and flags the conflicts it finds o
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
-from dash_node.evidence.builder import EdgeBuilderConfig, pair_keys, view, worth_judging
-from dash_node.evidence.judge import ContradictionJudge
+from dash_node.evidence.builder import EdgeBuilderConfig, PairKeys, pair_keys, view, worth_judging
+from dash_node.evidence.judge import ClaimView, ContradictionJudge
 
 MAX_RESULTS_CHECKED = 20
 MIN_WORD_OVERLAP = EdgeBuilderConfig().min_word_overlap
+
+
+@lru_cache(maxsize=20_000)
+def _derived(claim: bytes) -> tuple[PairKeys, ClaimView]:
+    """A claim's pair keys and judge view, by its serialised form: the same claims top many queries, and
+    working these out (word sets, normalised names) costs more than serialising the claim to look up."""
+    c = types_pb2.Claim.FromString(claim)
+    return pair_keys(c), view(c)
 
 
 class _Seen:
@@ -23,8 +32,7 @@ class _Seen:
 
     def __init__(self, r: dash_pb2.RetrievedClaim) -> None:
         self.result = r
-        self.keys = pair_keys(r.claim)
-        self.view = view(r.claim)
+        self.keys, self.view = _derived(r.claim.SerializeToString(deterministic=True))
 
 
 def flag_cross_shard_conflicts(results: list[dash_pb2.RetrievedClaim], judge: ContradictionJudge) -> int:
