@@ -126,7 +126,7 @@ DELEGATED = {
     ("drill",): ("cluster.drills", "failover|partition|rebalance|split: drills under load + checker"),
     ("trace", "show"): ("dash_client.trace_view", "a trace from a JSONL trace file as a waterfall"),
     ("audit",): ("dash_router.audit", "verify FILE: check a tamper-evident audit log"),
-    ("bench",): ("cluster.bench", "--profile smoke|standard|large|xlarge: performance figures"),
+    ("bench",): ("cluster.bench.cli", "--profile smoke|standard|large|xlarge: performance figures"),
 }
 
 

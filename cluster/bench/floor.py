@@ -22,12 +22,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import numpy as np
 
-from cluster.bench.measure import percentiles
+from cluster.bench.measure import cpu_ms, cpu_per_request, percentiles
 from dash_node.index.vector import VectorConfig
 
 METHOD = "/dash.bench.Floor/Search"
@@ -99,9 +100,15 @@ def _router(shards: list[str], port_file: Path) -> None:
     asyncio.run(main())
 
 
+@dataclass(frozen=True)
+class Serving:
+    address: str  # the router's
+    pids: dict[str, int]  # router and shards, by name
+
+
 @contextlib.contextmanager
-def serving(vectors: np.ndarray, shards: int) -> Iterator[str]:
-    """Start the shard processes (each builds its index) and the router; yield the router's address."""
+def serving(vectors: np.ndarray, shards: int) -> Iterator[Serving]:
+    """Start the shard processes (each builds its index) and the router; yield where it listens."""
     with tempfile.TemporaryDirectory(prefix="dash-floor-") as d:
         path = Path(d) / "vectors.npy"
         np.save(path, np.asarray(vectors, dtype=np.float32))
@@ -128,7 +135,9 @@ def serving(vectors: np.ndarray, shards: int) -> Iterator[str]:
             shard_addrs = [f"127.0.0.1:{_wait_port(pf, procs)}" for pf in addrs]
             pf = Path(d) / "router.port"
             procs.append(_spawn("router", "--shards", ",".join(shard_addrs), "--port-file", str(pf)))
-            yield f"127.0.0.1:{_wait_port(pf, procs)}"
+            address = f"127.0.0.1:{_wait_port(pf, procs)}"
+            names = [*(f"shard{i}" for i in range(shards)), "router"]
+            yield Serving(address, {n: p.pid for n, p in zip(names, procs, strict=True)})
         finally:
             for p in procs:
                 p.terminate()
@@ -159,21 +168,29 @@ def search(channel: grpc.Channel, query: np.ndarray, k: int) -> tuple[np.ndarray
 
 
 def measure(vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, requests: int) -> dict:
-    """Sequential latency of ids-only top-``k`` queries through the floor router (the shards' index
-    build time is reported apart)."""
+    """Sequential latency of ids-only top-``k`` queries through the floor router, and the CPU its
+    processes spent per query (the shards' index build time is reported apart)."""
     started = time.perf_counter()
-    with serving(vectors, shards) as router, grpc.insecure_channel(router) as channel:
+    with serving(vectors, shards) as floor, grpc.insecure_channel(floor.address) as channel:
         build_s = time.perf_counter() - started
         call = channel.unary_unary(METHOD)
         packed = [_query(k, q) for q in queries]
         for raw in packed[: min(50, requests)]:
             call(raw, timeout=30)
+        cpu_before = cpu_ms(floor.pids)
         ms = []
         for i in range(requests):
             t0 = time.perf_counter()
             call(packed[i % len(packed)], timeout=30)
             ms.append((time.perf_counter() - t0) * 1000)
-    return {"shards": shards, "top_k": k, "build_s": round(build_s, 1), **percentiles(ms)}
+        cpu = cpu_per_request(cpu_before, cpu_ms(floor.pids), requests)
+    return {
+        "shards": shards,
+        "top_k": k,
+        "build_s": round(build_s, 1),
+        **percentiles(ms),
+        "cpu_ms_per_query": cpu,
+    }
 
 
 def main() -> None:

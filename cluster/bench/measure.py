@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 import sys
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -46,6 +47,9 @@ class Target:
     router: str
     api_key: str
     channel: grpc.Channel
+    # The cluster's processes by name, when the benchmark started them: latency runs then also report
+    # the CPU each spent per query (the capacity model's input). Empty for a cluster given by address.
+    pids: dict[str, int] = field(default_factory=dict)
 
     @property
     def stub(self) -> dash_pb2_grpc.DashStub:
@@ -186,16 +190,20 @@ def latency(
 
     for i in range(min(50, requests)):  # warm-up: connections, caches, lazy imports
         one(i)
+    cpu_before = cpu_ms(target.pids)
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         ms = list(pool.map(one, range(requests)))
     seconds = time.perf_counter() - started
-    return {
+    out = {
         **percentiles(ms),
         "qps": round(requests / seconds, 1),
         "concurrency": concurrency,
         "top_k": top_k,
     }
+    if cpu_before:
+        out["cpu_ms_per_query"] = cpu_per_request(cpu_before, cpu_ms(target.pids), requests)
+    return out
 
 
 def recall(
@@ -287,6 +295,27 @@ def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
         if m:
             out[name] = round(int(m.group(1)) / 1024, 1)
     return out
+
+
+def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) each live process has used so far, in ms (Linux ``/proc``)."""
+    out = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        out[name] = (int(fields[11]) + int(fields[12])) * 1000 / _CLOCK_TICKS
+    return out
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Each process's CPU ms per request between two ``cpu_ms`` readings, and their ``total``."""
+    per = {n: round((after[n] - before[n]) / requests, 2) for n in sorted(before) if n in after}
+    return {**per, "total": round(sum(per.values()), 2)}
 
 
 def disk_bytes(path: Path) -> int:

@@ -126,6 +126,13 @@ def markdown(runs: dict[str, dict]) -> str:
         lambda r: round(r["retrieval"]["top50_c1"]["p95_ms"] / r["floor"]["p95_ms"], 1),
     )
     row(
+        "CPU ms per top-50 query, all processes: DASH / floor",
+        lambda r: (
+            f"{r['retrieval']['top50_c1']['cpu_ms_per_query']['total']}"
+            f" / {r['floor']['cpu_ms_per_query']['total']}"
+        ),
+    )
+    row(
         "recall@10 / @100 (dense-only weights vs exact)",
         lambda r: "{recall_at_10} / {recall_at_100}".format(**r["recall"]),
     )

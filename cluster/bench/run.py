@@ -86,7 +86,8 @@ def run(
     result["cluster"] = asdict(spec)
     with tempfile.TemporaryDirectory(prefix="dash-bench-") as d, LocalCluster(Path(d) / "c", spec) as c:
         with grpc.insecure_channel(c.router) as channel:
-            target = measure.Target(c.router, c.api_key, channel)
+            pids = {name: pid for name, pid in c.state.pids.items() if not name.startswith("etcd")}
+            target = measure.Target(c.router, c.api_key, channel, pids)
             if soak_minutes:  # the profile's corpus as the starting store, then only the soak
                 result["ingest"] = {
                     "load": measure.ingest(target, TENANT, corpus.claims, vectors, desc="load")

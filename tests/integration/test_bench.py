@@ -42,6 +42,13 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert result["freshness"]["ack_to_visible"]["n"] == 10
     assert set(result["retrieval"]) == {f"top{k}_c{c}" for k in (10, 50) for c in (1, 4, 16)}
     assert all(r["qps"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in result["retrieval"].values())
+    cpu = result["retrieval"]["top50_c1"]["cpu_ms_per_query"]  # every process of the cluster, and a total
+    assert {"n1", "n2", "router"} <= set(cpu) and cpu["total"] == pytest.approx(
+        sum(v for n, v in cpu.items() if n != "total"), abs=0.05
+    )
+    assert cpu["router"] > 0 and cpu["n1"] + cpu["n2"] > 0
+    floor_cpu = result["floor"]["cpu_ms_per_query"]
+    assert set(floor_cpu) == {"shard0", "shard1", "router", "total"} and floor_cpu["total"] > 0
     assert result["recall"]["recall_at_10"] == 1.0 and result["recall"]["recall_at_100"] == 1.0
     assert (
         result["floor"]["n"] == TINY.requests and result["floor"]["p99_ms"] >= result["floor"]["p50_ms"] > 0
@@ -82,7 +89,7 @@ def test_the_floor_merges_shards_into_the_global_top_k() -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
     shards_in_answers, found = set(), 0
-    with floor.serving(vectors, 3) as router, grpc.insecure_channel(router) as channel:
+    with floor.serving(vectors, 3) as served, grpc.insecure_channel(served.address) as channel:
         for q in queries:
             keys, scores = floor.search(channel, q, 10)
             similarity = vectors @ (q / np.linalg.norm(q))
