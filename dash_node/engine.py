@@ -20,8 +20,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +150,37 @@ def _now() -> timestamp_pb2.Timestamp:
     return ts
 
 
+class _ReadGate:
+    """The reads in flight on a replica. Closing it (shutdown, or replacement by an installed snapshot)
+    waits for them rather than closing the state under them, and refuses reads that arrive meanwhile as
+    UNAVAILABLE, which sends the router to another replica."""
+
+    def __init__(self, shard_id: str) -> None:
+        self._shard_id = shard_id
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closing = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            if self._closing:
+                raise Unavailable(f"shard_id: this replica of '{self._shard_id}' is closing; ask another")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if self._active == 0:
+                    self._cond.notify_all()
+
+    def close(self, timeout: float) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.wait_for(lambda: self._active == 0, timeout)
+
+
 class Engine:
     """One shard replica: ``Engine(path)`` opens (or creates) it and recovers from the WAL."""
 
@@ -176,6 +208,7 @@ class Engine:
         self.voters: tuple[str, ...] = (self.config.node_id,)
         self._failed: DashError | None = None
         self._closed = False
+        self._reads = _ReadGate(self.config.shard_id)
         self.store = Store(self.path / "state", self.config.store)
         with self.store.read() as txn:
             applied = self.store.applied_lsn(txn)
@@ -858,14 +891,17 @@ class Engine:
         """Ranked claims with citations; see ``planner``."""
         v.check_retrieve(request, self.config.limits)
         self._check_known_tenant(request.tenant_id)
-        with telemetry.span(
-            "planner.retrieve",
-            lambda: {
-                "dash.shard_id": self.config.shard_id,
-                "dash.tenant_hash": telemetry.tenant_hash(request.tenant_id),
-                "dash.top_k": request.top_k or 10,
-            },
-        ) as span:
+        with (
+            self._reads.reading(),
+            telemetry.span(
+                "planner.retrieve",
+                lambda: {
+                    "dash.shard_id": self.config.shard_id,
+                    "dash.tenant_hash": telemetry.tenant_hash(request.tenant_id),
+                    "dash.top_k": request.top_k or 10,
+                },
+            ) as span,
+        ):
             resp = self.planner.retrieve(request)
             if span is not None:
                 span.set_attribute("dash.results", len(resp.results))
@@ -879,7 +915,7 @@ class Engine:
     def get_claim(self, tenant_id: str, claim_id: str) -> dash_pb2.GetClaimResponse:
         v.check_get_claim(tenant_id, claim_id, self.config.limits)
         self._check_known_tenant(tenant_id)
-        with self.store.read() as txn:
+        with self._reads.reading(), self.store.read() as txn:
             claim = self.store.get_claim(txn, tenant_id, claim_id)
             if claim is None:
                 raise NotFound(f"claim_id: no claim '{claim_id}' in tenant")
@@ -923,7 +959,7 @@ class Engine:
         return self.detector is None or self.detector.wait(self.wal.last_lsn)
 
     def stats(self, tenant_id: str = "", digest: bool = False) -> node_pb2.StatsResponse:
-        with self.store.read() as txn:
+        with self._reads.reading(), self.store.read() as txn:
             t = tenant_id or None
             return node_pb2.StatsResponse(
                 digest=self.store.digest(txn) if digest else "",
@@ -945,6 +981,7 @@ class Engine:
         """Stop the writer (after queued writes), then close the WAL, indexes and state."""
         if self._closed:
             return
+        self._reads.close(timeout=30.0)
         if self.detector is not None:
             self.detector.stop()
         self._queue.put(_STOP)
