@@ -49,7 +49,9 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert cpu["router"] > 0 and cpu["n1"] + cpu["n2"] > 0
     floor_cpu = result["floor"]["cpu_ms_per_query"]
     assert set(floor_cpu) == {"shard0", "shard1", "router", "total"} and floor_cpu["total"] > 0
-    assert result["recall"]["recall_at_10"] == 1.0 and result["recall"]["recall_at_100"] == 1.0
+    # Searched exactly (a small tenant), over half-precision vectors: the float32 truth differs only where
+    # neighbours tie within rounding at the cut.
+    assert result["recall"]["recall_at_10"] >= 0.99 and result["recall"]["recall_at_100"] >= 0.99
     assert (
         result["floor"]["n"] == TINY.requests and result["floor"]["p99_ms"] >= result["floor"]["p50_ms"] > 0
     )
@@ -64,7 +66,8 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     saved = report.save(result, tmp_path)
     assert saved.exists() and "tiny" in report.latest(tmp_path)
     md = report.markdown(report.latest(tmp_path))
-    assert "recall@10" in md and "1.0 / 1.0" in md
+    recall = result["recall"]
+    assert "recall@10" in md and f"{recall['recall_at_10']} / {recall['recall_at_100']}" in md
 
 
 def test_a_short_soak_samples_drift_under_mixed_load() -> None:

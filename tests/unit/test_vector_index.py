@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dash_node.errors import InvalidArgument, WalCorruption
-from dash_node.index.vector import TenantVectors, VectorConfig, VectorStore
+from dash_node.index.vector import TenantVectors, VectorConfig, VectorStore, stored
 
 DIM = 32
 
@@ -26,7 +26,9 @@ def clustered(n: int, seed: int, dim: int = DIM) -> np.ndarray:
 
 
 def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
-    sims = data @ (q / np.linalg.norm(q))
+    """Cosine ground truth over the values the index stores (half precision by default)."""
+    data = stored(data, VectorConfig().dtype)
+    sims = (data @ (q / np.linalg.norm(q))) / np.linalg.norm(data, axis=1)
     return keys[np.argsort(-sims, kind="stable")[:k]]
 
 
@@ -188,3 +190,30 @@ def test_small_tenants_get_the_same_exact_answer_whatever_the_build_order() -> N
         brute = np.argsort(-(vecs @ q) / np.linalg.norm(vecs, axis=1), kind="stable")[:10] + 1
         assert set(ka.tolist()) == set(brute.tolist())  # exact, not approximate
     assert a.search(vecs[3], 2)[0].tolist() == [4, 8]  # the tie, in key order
+
+
+def test_a_vector_has_one_similarity_whichever_path_finds_it() -> None:
+    """Buffer (exact), graph (usearch rounds the query to half precision) and similarities() agree to
+    float32 rounding, so replicas holding a vector in different places rank it the same; half precision
+    stays within 1e-3 of the float32 cosine."""
+    x = clustered(2000, 11)
+    keys = np.arange(2000, dtype=np.uint64)
+    t = TenantVectors(DIM, VectorConfig(exact_search_below=0))
+    t.upsert(keys, x)
+    queries = clustered(20, 12)
+    from_buffer = [t.search(q, 10) for q in queries]
+    while t.merge(500):
+        pass
+    assert t.pending == 0
+    for q, (buf_keys, buf_sims) in zip(queries, from_buffer, strict=True):
+        graph_keys, graph_sims = t.search(q, 10)
+        graph = dict(zip(graph_keys.tolist(), graph_sims.tolist(), strict=True))
+        again = dict(zip(*(a.tolist() for a in t.similarities(q, graph_keys)), strict=True))
+        assert again.keys() == graph.keys()
+        assert all(again[key] == pytest.approx(sim, abs=1e-6) for key, sim in graph.items())
+        buf = dict(zip(buf_keys.tolist(), buf_sims.tolist(), strict=True))
+        shared = buf.keys() & graph.keys()
+        assert len(shared) >= 9
+        assert all(buf[key] == pytest.approx(graph[key], abs=1e-6) for key in shared)
+        truth = x[buf_keys.astype(np.int64)] @ (q / np.linalg.norm(q))
+        assert np.abs(truth - buf_sims).max() < 1e-3
