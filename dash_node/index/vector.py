@@ -109,7 +109,7 @@ class TenantVectors:
         if len(rev_unique) != len(k):
             idx = np.sort(len(k) - 1 - rev_idx)
             k, v = k[idx], v[idx]
-        v = stored(v, self._index.dtype.name.lower())  # the buffer holds what the graph will hold
+        v = self._stored(v / np.linalg.norm(v, axis=1, keepdims=True))  # cosine: scale is free
         self.remove(k)
         if len(self) + len(k) <= self.config.exact_search_below:
             self._index.add(k, v)  # searched exactly anyway: no point buffering
@@ -162,9 +162,15 @@ class TenantVectors:
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         if q.shape != (self.dim,):
             raise InvalidArgument("query.vector", f"expected dimension {self.dim}, got {q.shape[0]}")
-        if not np.isfinite(q).all() or not np.linalg.norm(q):
+        norm = np.linalg.norm(q)
+        if not np.isfinite(q).all() or not norm:
             raise InvalidArgument("query.vector", "must be finite and non-zero")
-        return q
+        return self._stored(q / norm)
+
+    def _stored(self, vectors: np.ndarray) -> np.ndarray:
+        """Unit vectors as this graph stores them (a query too: usearch rounds it the same way), so the
+        buffer's exact cosines equal the graph's and a claim has one similarity whichever path finds it."""
+        return stored(vectors, self._index.dtype.name.lower())
 
     def _vectors_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(keys present, their vectors) among ``keys``, from the buffer or the graph."""
@@ -186,14 +192,6 @@ class TenantVectors:
         if not parts_k:
             return np.empty(0, np.uint64), np.empty((0, self.dim), np.float32)
         return np.concatenate(parts_k), np.concatenate(parts_v)
-
-    def _rescored(self, q: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best k of the graph's hits by cosine computed here from the stored vectors, not taken from
-        usearch (which rounds the query to the index's precision): every path gives a claim one similarity."""
-        if len(keys) == 0:
-            return keys, np.empty(0, np.float32)
-        mat = np.asarray(self._index.get(keys), dtype=np.float32).reshape(len(keys), self.dim)
-        return _top(keys, _cosines(mat, q), k)
 
     def _exact(self, q: np.ndarray, k: int, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force cosine over `candidates` (deduplicated, present-only): exact for small prefilters."""
@@ -230,7 +228,7 @@ class TenantVectors:
         if allowed is None:
             graph = np.empty(0, np.uint64), np.empty(0, np.float32)
             if n:
-                graph = self._rescored(q, np.asarray(self._index.search(q, min(k, n)).keys, np.uint64), k)
+                graph = _top(*_hit_rows(self._index.search(q, min(k, n)), 1)[0], k)
             return _merged(graph, self._buffer_hits(q, k), k)
         allow = _as_keys(allowed)  # no np.unique here: sorting a large prefilter costs more than the search
         if len(allow) <= self.config.exact_below:
@@ -239,10 +237,10 @@ class TenantVectors:
         count = min(k * 4, n)
         while n:
             m = self._index.search(q, count)
-            keys = np.asarray(m.keys, np.uint64)
+            keys, sims = _hit_rows(m, 1)[0]
             mask = np.isin(keys, allow)
             if mask.sum() >= k:
-                return _merged(self._rescored(q, keys[mask][:k], k), buffered, k)
+                return _merged(_top(keys[mask], sims[mask], k), buffered, k)
             if count >= n:
                 break
             count = min(count * 2, n)
@@ -255,10 +253,10 @@ class TenantVectors:
         n = len(self._index)
         if n == 0:
             return [self._buffer_hits(q, k) for q in queries]
-        hits = _key_rows(self._index.search(queries, min(2 * k, n), exact=True), len(queries))
+        hits = _hit_rows(self._index.search(queries, min(2 * k, n), exact=True), len(queries))
         out = []
-        for q, keys in zip(queries, hits, strict=True):
-            graph = self._rescored(q, keys, k)
+        for q, (keys, sims) in zip(queries, hits, strict=True):
+            graph = _top(keys, sims, k)
             out.append(_merged(graph, self._buffer_hits(q, k), k) if self._pending else graph)
         return out
 
@@ -267,15 +265,16 @@ class TenantVectors:
         n = len(self._index)
         if k <= 0 or len(self) == 0 or len(queries) == 0:
             return [(np.empty(0, np.uint64), np.empty(0, np.float32)) for _ in range(len(queries))]
-        q = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim))
+        q = np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim)
+        norms = np.linalg.norm(q, axis=1, keepdims=True)
+        q = np.ascontiguousarray(self._stored(q / np.where(norms > 0, norms, 1.0)))
         if len(self) <= self.config.exact_search_below:
             return self._exact_all(q, k)
         if n == 0:
             return [self._buffer_hits(row, k) for row in q]
-        hits = _key_rows(self._index.search(q, min(k, n)), len(q))
+        hits = _hit_rows(self._index.search(q, min(k, n)), len(q))
         return [
-            _merged(self._rescored(row, keys, k), self._buffer_hits(row, k), k)
-            for row, keys in zip(q, hits, strict=True)
+            _merged(_top(*hit, k), self._buffer_hits(row, k), k) for row, hit in zip(q, hits, strict=True)
         ]
 
     def keys(self) -> np.ndarray:
@@ -291,17 +290,19 @@ class TenantVectors:
         return int(key) in self._pending or bool(self._index.contains(int(key)))
 
 
-def _key_rows(matches, queries: int) -> list[np.ndarray]:
-    """Each query's hit keys from a usearch batch answer (a one-query batch comes back as plain Matches)."""
+def _hit_rows(matches, queries: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each query's (keys, cosines) from a usearch answer (a one-query batch comes back as plain Matches)."""
     keys = np.asarray(matches.keys).reshape(queries, -1)
+    sims = 1.0 - np.asarray(matches.distances, dtype=np.float32).reshape(queries, -1)
     counts = np.asarray(matches.counts) if hasattr(matches, "counts") else [keys.shape[1]]
-    return [keys[i, : counts[i]].astype(np.uint64) for i in range(queries)]
+    return [(keys[i, : counts[i]].astype(np.uint64), sims[i, : counts[i]]) for i in range(queries)]
 
 
 def stored(vectors: np.ndarray, dtype: str) -> np.ndarray:
     """The float32 values an index of ``dtype`` ("f16", "f32") keeps for ``vectors`` (a copy): "exact"
     search here means exact over these, so tests compute their ground truth from them too. (A graph loaded
-    from a snapshot keeps the precision it was saved with, whatever the configuration says.)"""
+    from a snapshot keeps the precision it was saved with, whatever the configuration says.) Half precision
+    needs unit vectors: larger components overflow it, tiny ones vanish."""
     v = np.asarray(vectors, dtype=np.float32)
     return v.astype(np.float16).astype(np.float32) if dtype == "f16" else v.copy()
 

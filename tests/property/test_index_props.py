@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dash_node.index.lexical import LexicalIndex
-from dash_node.index.vector import VectorConfig, VectorStore
+from dash_node.index.vector import VectorConfig, VectorStore, stored
 
 TENANTS = ["a", "b", "ç/ü"]
 DIM = 8
@@ -100,8 +100,11 @@ def test_vector_results_subset_of_tenant_live_keys(
         assert len(got_f) == min(5, len(live[tenant] & allowed))
         # Small and clustered, so the HNSW search is as good as exact: the exact top 5 over the graph and
         # the buffer together.
+        # Cosines over the vectors as stored (half-precision unit vectors), as the index computes them.
         q = vec(qseed)
-        exact = sorted(live[tenant], key=lambda d: (-float(q @ current[d]), d))[:5]
+        unit = {d: stored(current[d] / np.linalg.norm(current[d]), config.dtype) for d in live[tenant]}
+        uq = stored(q / np.linalg.norm(q), config.dtype)
+        exact = sorted(live[tenant], key=lambda d: (-float(uq @ unit[d]), d))[:5]
         got5, sims = t.search(q, 5)
         assert list(sims) == sorted(sims, reverse=True)
         assert set(got5.tolist()) == set(exact)

@@ -217,3 +217,18 @@ def test_a_vector_has_one_similarity_whichever_path_finds_it() -> None:
         assert all(buf[key] == pytest.approx(graph[key], abs=1e-6) for key in shared)
         truth = x[buf_keys.astype(np.int64)] @ (q / np.linalg.norm(q))
         assert np.abs(truth - buf_sims).max() < 1e-3
+
+
+@pytest.mark.parametrize("scale", [1e6, 1e-9])
+def test_vectors_beyond_half_precision_range_are_kept_by_direction(scale: float) -> None:
+    """Components past half precision's range (65504 up, ~6e-8 down) would store as inf or 0: vectors are
+    kept as unit vectors (cosine does not see scale), in the graph and in the buffer alike."""
+    x = clustered(300, 13)
+    for exact_search_below in (10_000, 0):  # straight into the graph / through the buffer
+        t = TenantVectors(DIM, VectorConfig(exact_search_below=exact_search_below))
+        t.upsert(np.arange(300, dtype=np.uint64), x * scale)
+        t.merge(100)  # some in the graph, the rest buffered (a no-op when they went straight in)
+        for i in (0, 150, 299):
+            keys, sims = t.search(x[i] * scale, 3)
+            assert keys[0] == i and sims[0] == pytest.approx(1.0, abs=1e-3)
+            assert np.isfinite(sims).all()
