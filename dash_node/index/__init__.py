@@ -1,1 +1,2 @@
-"""Per-replica search indexes: HNSW vectors (usearch) and BM25 text (tantivy), both keyed by engine docnos."""
+"""Per-replica search indexes: HNSW vectors (usearch) and BM25 text (in memory, numpy), both keyed by engine
+docnos."""

@@ -29,6 +29,7 @@ import Stemmer
 
 from dash_node.errors import WalCorruption
 from dash_node.index.snapshot import file_name, read_snapshot, write_snapshot
+from dash_node.index.topk import top_k
 
 K1 = 1.2
 B = 0.75
@@ -208,11 +209,8 @@ class LexicalIndex:
         if allowed is not None:
             keep = np.isin(uniq, np.fromiter(allowed, dtype=np.uint64, count=len(allowed)))
             uniq, scores = uniq[keep], scores[keep]
-        if len(uniq) > k:
-            top = np.argpartition(-scores, k - 1)[:k]
-            uniq, scores = uniq[top], scores[top]
-        order = np.lexsort((uniq, -scores))
-        return [(int(uniq[i]), float(scores[i])) for i in order]
+        uniq, scores = top_k(uniq, scores, k)
+        return list(zip(uniq.tolist(), scores.tolist(), strict=True))
 
     # ---- snapshots ---------------------------------------------------------------------------------
 

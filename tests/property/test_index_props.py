@@ -153,3 +153,43 @@ def test_lexical_matches_exactly_the_live_docs_with_a_query_word(
         assert scored == pytest.approx(dict(fresh.search(tenant, " ".join(query), 100)), rel=1e-9)
         got_f = {d for d, _ in ix.search(tenant, " ".join(query), 100, allowed=allowed)}
         assert got_f == expected & allowed
+
+
+# Skewed word frequencies, as in real text: a few words in most documents, most words in few.
+ZIPF = [f"w{i}" for i in range(12) for _ in range(12 // (i + 1))]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    docs=st.lists(
+        st.tuples(st.integers(0, 120), st.lists(st.sampled_from(ZIPF), min_size=1, max_size=10)),
+        min_size=1,
+        max_size=150,
+    ),
+    removed=st.sets(st.integers(0, 120), max_size=20),
+    query=st.lists(st.sampled_from(ZIPF), min_size=1, max_size=4),
+    k=st.integers(1, 6),
+    allowed=st.none() | st.sets(st.integers(0, 120)),
+    snapshot=st.booleans(),
+)
+def test_lexical_top_k_is_the_exhaustive_rankings_prefix(
+    docs: list[tuple[int, list[str]]],
+    removed: set[int],
+    query: list[str],
+    k: int,
+    allowed: set[int] | None,
+    snapshot: bool,
+) -> None:
+    """The top k is exactly the first k of the full ranking: same documents, same order, same scores; among
+    equal scores at the cut the lower docnos (a partial sort alone may keep any of them). Replacements
+    (out-of-order postings), removals (stale postings) and a snapshot round trip read postings every way."""
+    ix = LexicalIndex()
+    for docno, words in docs:  # a docno seen again replaces its document
+        ix.upsert("t", [(docno, " ".join(words))])
+    ix.remove(sorted(removed))
+    if snapshot:
+        with tempfile.TemporaryDirectory() as tmp:
+            ix.save(Path(tmp) / "lex", lsn=1)
+            ix, _ = LexicalIndex.load(Path(tmp) / "lex")
+    text = " ".join(query)
+    assert ix.search("t", text, k, allowed) == ix.search("t", text, 1_000, allowed)[:k]

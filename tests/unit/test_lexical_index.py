@@ -105,3 +105,14 @@ def test_snapshot_round_trip_and_checksum(tmp_path: Path) -> None:
 def test_missing_snapshot_is_empty(tmp_path: Path) -> None:
     ix, lsn = LexicalIndex.load(tmp_path / "none")
     assert lsn == 0 and len(ix) == 0
+
+
+def test_ties_at_the_cut_keep_the_lowest_docnos() -> None:
+    """Equal scores across the k-th place: the answer is the lowest docnos, as on every replica (a partial
+    sort alone keeps an arbitrary subset of the tied documents)."""
+    ix = LexicalIndex()
+    ix.upsert("t", [(d, "alpha beta" if d % 7 else "alpha") for d in range(3000)])
+    got = ix.search("t", "alpha", 10)
+    assert docnos(got) == [0, 7, 14, 21, 28, 35, 42, 49, 56, 63]  # the shorter documents score higher
+    short, long = list(range(0, 3000, 7)), [d for d in range(3000) if d % 7]
+    assert docnos(ix.search("t", "alpha", 500)) == short + long[: 500 - len(short)]

@@ -232,3 +232,14 @@ def test_vectors_beyond_half_precision_range_are_kept_by_direction(scale: float)
             keys, sims = t.search(x[i] * scale, 3)
             assert keys[0] == i and sims[0] == pytest.approx(1.0, abs=1e-3)
             assert np.isfinite(sims).all()
+
+
+def test_equal_vectors_tied_at_the_cut_keep_the_lowest_keys() -> None:
+    """The same text sent twice embeds the same: searched exactly (the write buffer), the k nearest of
+    many equal vectors are the lowest keys, as on every replica."""
+    x = clustered(50, 14)
+    same = np.repeat(x[:1], 300, axis=0)
+    t = TenantVectors(DIM, VectorConfig(exact_search_below=0))
+    t.upsert(np.arange(1000, 1350, dtype=np.uint64), np.concatenate([x, same]))
+    keys, _ = t.search(x[0], 5)
+    assert keys.tolist() == [1000, 1050, 1051, 1052, 1053]
