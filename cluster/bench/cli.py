@@ -1,6 +1,6 @@
 """`dash bench`: reproducible performance figures for DASH on this machine.
 
-    dash bench --profile smoke|standard|large|xlarge [--json] [--router ADDR --api-key K]
+    dash bench --profile smoke|standard|large|xlarge [--json] [--router ADDR --api-key K] [--layout 1x1]
 
 A profile generates its corpus (``corpus.py``), starts a local cluster (or uses ``--router``), and runs
 every measurement (``measure.py``); the result is kept under ``<out>/history/``, plotted, and summarised
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from cluster.bench import report
-from cluster.bench.run import PROFILES, run
+from cluster.bench.run import PROFILES, run, with_layout
 
 
 def main(argv: list[str]) -> int:
@@ -34,6 +34,12 @@ def main(argv: list[str]) -> int:
         help="also chromadb, lancedb, milvus-lite, qdrant, usearch (bench extra)",
     )
     p.add_argument(
+        "--layout",
+        default="",
+        metavar="NODESxSHARDS",
+        help="run the profile on a cluster of this shape instead of its own (results kept as PROFILE-NxS)",
+    )
+    p.add_argument(
         "--soak",
         type=float,
         default=0.0,
@@ -46,7 +52,15 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.soak and args.router:
         p.error("--soak starts its own cluster (it samples the processes' memory and disk): drop --router")
-    result = run(PROFILES[args.profile], args.router, args.api_key, args.seed, args.peers, args.soak)
+    profile = PROFILES[args.profile]
+    if args.layout:
+        if args.router:
+            p.error("--layout shapes the local cluster the bench starts: drop --router")
+        try:
+            profile = with_layout(profile, args.layout)
+        except ValueError as exc:
+            p.error(str(exc))
+    result = run(profile, args.router, args.api_key, args.seed, args.peers, args.soak)
     if args.soak:
         saved = report.save(result, args.out / "soak", history=False)
         print(f"result: {saved}", file=sys.stderr)

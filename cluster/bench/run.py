@@ -35,6 +35,18 @@ class Profile:
     requests: int  # requests per latency run at concurrency 1 (more at higher concurrency)
     freshness_probes: int = 200
     with_peers: bool = False
+    layout: str = ""  # "NODESxSHARDS" when run on another cluster shape than the profile's own
+
+
+def with_layout(profile: Profile, layout: str) -> Profile:
+    """``profile`` on a cluster of another shape ("1x1": one node, one shard), named apart (``large-1x1``)
+    so its results sit beside the profile's own instead of replacing them."""
+    nodes, sep, shards = layout.partition("x")
+    if not (sep and nodes.isdigit() and shards.isdigit() and int(nodes) > 0 and int(shards) > 0):
+        raise ValueError(f"layout: NODESxSHARDS with positive counts (e.g. 1x1), got {layout!r}")
+    n, s = int(nodes), int(shards)
+    name, replicas = f"{profile.name}-{n}x{s}", min(profile.replicas, n)
+    return replace(profile, name=name, nodes=n, shards=s, replicas=replicas, layout=layout)
 
 
 PROFILES = {

@@ -10,7 +10,7 @@ import pytest
 from cluster.bench import floor, report
 from cluster.bench.corpus import generate
 from cluster.bench.measure import ndcg_at_10
-from cluster.bench.run import Profile, run
+from cluster.bench.run import PROFILES, Profile, run, with_layout
 
 TINY = Profile("tiny", 400, 20, nodes=2, shards=2, replicas=2, sample=100, requests=20, freshness_probes=10)
 
@@ -104,3 +104,12 @@ def test_the_floor_merges_shards_into_the_global_top_k() -> None:
             shards_in_answers |= {k // 500 for k in keys.tolist()}
     assert found / 200 >= 0.95
     assert shards_in_answers == {0, 1, 2}
+
+
+def test_a_layout_reshapes_the_cluster_and_names_the_run_apart() -> None:
+    one = with_layout(PROFILES["large"], "1x1")
+    assert (one.name, one.nodes, one.shards, one.replicas, one.claims) == ("large-1x1", 1, 1, 1, 100_000)
+    assert with_layout(PROFILES["smoke"], "3x6").replicas == PROFILES["smoke"].replicas
+    for bad in ("1", "0x2", "x", "2x-1", "axb"):
+        with pytest.raises(ValueError, match="layout"):
+            with_layout(PROFILES["smoke"], bad)
