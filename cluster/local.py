@@ -50,7 +50,7 @@ class ClusterSpec:
     fsync: str = "always"
     # More API keys besides the admin key: (key, tenants it may access).
     extra_api_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # Extra `dash node serve` / `dash router serve` flags (e.g. ("--checkpoint-every-records", "50")).
+    # Extra `dash node serve` / `dash router serve` flags (e.g. ("--checkpoint-every-changes", "50")).
     node_flags: tuple[str, ...] = ()
     router_flags: tuple[str, ...] = ()
     # Run every node in a network namespace of its own, on a bridge (root only): drills can partition one.

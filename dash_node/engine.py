@@ -83,8 +83,9 @@ class EngineConfig:
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     # Declared tenants; None accepts any tenant (a tenant exists once it has written).
     tenants: tuple[str, ...] | None = None
-    # Save the vector index and trim the WAL after this many records since the last checkpoint.
-    checkpoint_every_records: int = 100_000
+    # Save the indexes and trim the WAL after this many changes since the last checkpoint: a record counts
+    # the claims it changed (at least 1), so a restart re-indexes at most about this many claims.
+    checkpoint_every_changes: int = 100_000
     shard_id: str = ""
     node_id: str = ""  # in a cluster: the node hosting this replica (named in write answers)
     # Replication: recent records kept in memory for followers; how long a `replicated` write waits for
@@ -105,8 +106,8 @@ class EngineConfig:
             self.temporal.validate()
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-        if self.checkpoint_every_records < 1:
-            raise InvalidArgument("checkpoint_every_records", "must be >= 1")
+        if self.checkpoint_every_changes < 1:
+            raise InvalidArgument("checkpoint_every_changes", "must be >= 1")
         if self.derived_cache_claims < 1:
             raise InvalidArgument("derived_cache_claims", "must be >= 1")
 
@@ -232,7 +233,8 @@ class Engine:
         index_lsn = min(vector_lsn, lexical_lsn)
         self.recovery = self._recover(index_lsn)
         log.info("replica %s opened: %s", self.path, json.dumps(self.recovery))
-        self._since_checkpoint = self.wal.last_lsn - index_lsn  # records a restart would re-index
+        # Changes a restart would re-index (counted as records here: at least that many).
+        self._since_checkpoint = self.wal.last_lsn - index_lsn
         self.planner = Planner(self)
         self._queue: queue.Queue = queue.Queue()
         self._write_lock = threading.Lock()
@@ -668,7 +670,7 @@ class Engine:
                 group.append(nxt)
             with self._write_lock:
                 self._commit_group(group)
-            if self._since_checkpoint >= self.config.checkpoint_every_records and self._failed is None:
+            if self._since_checkpoint >= self.config.checkpoint_every_changes and self._failed is None:
                 self.checkpoint()
 
     def _commit_group(self, group: list[_Pending]) -> None:
@@ -746,7 +748,7 @@ class Engine:
                 {lsn: len(b.upserts) for b, lsn in batches if b.detect},
                 [done for b, _ in batches for done in b.detected_for],
             )
-        self._since_checkpoint += len(accepted)
+        self._since_checkpoint += max(len(accepted), len(touched.claims))
         visible = time.perf_counter()
         METRICS.wal_fsync_seconds.observe(fsync_seconds)
         METRICS.wal_group_size.observe(len(accepted))
@@ -795,7 +797,7 @@ class Engine:
             item.future.set_exception(self._failed)
             return
         self._sync_indexes(touched)
-        self._since_checkpoint += len(item.records)
+        self._since_checkpoint += max(len(item.records), len(touched.claims))
         self.feed.publish(item.records)
         item.future.set_result(lsns[-1])
 

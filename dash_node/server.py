@@ -239,7 +239,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-unsafe-durability", action="store_true")
     p.add_argument("--tenants", default="", help="comma-separated declared tenants (default: any)")
     p.add_argument(
-        "--checkpoint-every-records", type=int, default=100_000, help="snapshot indexes, trim the WAL"
+        "--checkpoint-every-changes",
+        type=int,
+        default=100_000,
+        help="snapshot indexes and trim the WAL after this many changed claims",
     )
     p.add_argument("--wal-segment-bytes", type=int, default=64 << 20, help="WAL segment size")
     p.add_argument(
@@ -284,7 +287,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         EngineConfig(),
         wal=wal,
         tenants=tenants,
-        checkpoint_every_records=args.checkpoint_every_records,
+        checkpoint_every_changes=args.checkpoint_every_changes,
         follower_retention_s=args.follower_retention_s,
         replication_buffer_bytes=args.replication_buffer_bytes,
     )

@@ -89,7 +89,7 @@ def claims(n: int, seed: int) -> list[types_pb2.ClaimInput]:
 
 def run(items: list[types_pb2.ClaimInput], batch: int, builder: EdgeBuilderConfig, clients: int = 1) -> dict:
     root = Path(tempfile.mkdtemp(prefix="dash-edges-"))
-    config = replace(EngineConfig(), evidence=builder, checkpoint_every_records=10**9)
+    config = replace(EngineConfig(), evidence=builder, checkpoint_every_changes=10**9)
     try:
         with Engine(root, config) as engine:
             started = time.perf_counter()

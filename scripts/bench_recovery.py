@@ -82,7 +82,7 @@ def main() -> int:
     args = ap.parse_args()
     # No automatic checkpoints, and one huge WAL segment so checkpoints trim nothing: the WAL keeps
     # every record, and the state/index copies decide where replay starts.
-    config = replace(EngineConfig(), checkpoint_every_records=10**12, wal=WalConfig(segment_bytes=1 << 40))
+    config = replace(EngineConfig(), checkpoint_every_changes=10**12, wal=WalConfig(segment_bytes=1 << 40))
     root = Path(tempfile.mkdtemp(prefix="dash-recovery-"))
     data = root / "replica"
     n, b = args.claims, args.batch

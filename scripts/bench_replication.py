@@ -37,7 +37,7 @@ def main() -> int:
     args = ap.parse_args()
     items = claims(args.claims, seed=11)
     root = Path(tempfile.mkdtemp(prefix="dash-repl-"))
-    config = EngineConfig(checkpoint_every_records=10**9)
+    config = EngineConfig(checkpoint_every_changes=10**9)
     try:
         with Engine(root / "leader", config) as leader:
             started = time.perf_counter()

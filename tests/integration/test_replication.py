@@ -45,7 +45,7 @@ def test_a_follower_behind_a_trimmed_wal_catches_up_by_snapshot(tmp_path) -> Non
         shards=1,
         replicas=2,
         node_flags=(
-            "--checkpoint-every-records", "10",
+            "--checkpoint-every-changes", "10",
             "--wal-segment-bytes", "4096",
             "--follower-retention-s", "1",
             "--replication-buffer-bytes", "1",

@@ -46,7 +46,7 @@ class EngineMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="dash-stateful-"))
-        self.config = EngineConfig(wal=WalConfig(fsync="always"), checkpoint_every_records=7)
+        self.config = EngineConfig(wal=WalConfig(fsync="always"), checkpoint_every_changes=7)
         self.engine = Engine(self.dir, self.config)
         self.oracle: dict[tuple[str, str], OracleClaim] = {}
         self.commits: dict[tuple[str, str], tuple[bytes, dash_pb2.WriteResponse]] = {}
