@@ -135,14 +135,15 @@ def test_one_trace_spans_client_router_every_shard_and_planner_stages(traced, ca
         spans = [s for s in read_spans(trace_file) if s["trace_id"] == tid]
         node_servers = [s for s in spans if s["service"] == "dash-node" and s["kind"] == "SERVER"]
         stage_spans = [s for s in spans if s["name"] in {f"planner.{n}" for n in STAGES}]
-        if len(node_servers) >= 4 and len(stage_spans) >= 4 * len(STAGES):
+        ids = {s["span_id"] for s in spans}
+        linked = all(s["parent_span_id"] is None or s["parent_span_id"] in ids for s in spans)
+        # each process exports in batches of its own: wait until every parent has arrived too
+        if len(node_servers) >= 4 and len(stage_spans) >= 4 * len(STAGES) and linked:
             break
         assert time.monotonic() < deadline, f"trace {tid} incomplete after 30 s: {[s['name'] for s in spans]}"
         time.sleep(0.2)
 
     by_id = {s["span_id"]: s for s in spans}
-    for s in spans:  # every parent is in the trace: the links are unbroken
-        assert s["parent_span_id"] is None or s["parent_span_id"] in by_id, s
     (root,) = [s for s in spans if s["parent_span_id"] is None]
     assert root["name"] == "test.retrieve"
 
