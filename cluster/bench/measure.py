@@ -87,8 +87,15 @@ def ingest(
     batch: int = 500,
     writers: int = 4,
     desc: str = "ingest",
+    drain: Callable[[], float] | None = None,
 ) -> dict:
-    """Load ``claims`` (with ``vectors`` when given) in batches from ``writers`` threads; claims/s."""
+    """Load ``claims`` (with ``vectors`` when given) in batches from ``writers`` threads; claims/s.
+
+    With ``drain`` (wait until the cluster's background work has caught up) and the cluster's processes
+    known, it also reports the CPU each process spent per claim, through the acks and the work that
+    follows them (graph insertion, the edge builder). That total, against the machine's cores, bounds
+    what the cluster can take sustained: acks can run ahead of the background work only for a while.
+    """
     stub, md = target.stub, target.metadata
     starts = list(range(0, len(claims), batch))
     lock = threading.Lock()
@@ -109,12 +116,13 @@ def ingest(
         with lock:
             bar.update(len(items))
 
+    cpu_before = cpu_ms(target.pids)
     started = time.perf_counter()
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(send, starts))
     seconds = time.perf_counter() - started
     bar.close()
-    return {
+    out = {
         "claims": len(claims),
         "seconds": round(seconds, 2),
         "claims_per_s": round(len(claims) / seconds, 1),
@@ -123,6 +131,14 @@ def ingest(
         "client_vectors": vectors is not None,
         "ack": dash_pb2.AckLevel.Name(ack),
     }
+    if drain is not None:
+        out["background_s"] = drain()
+    if drain is not None and cpu_before:
+        cpu = cpu_per_request(cpu_before, cpu_ms(target.pids), len(claims))
+        out["cpu_ms_per_claim"] = cpu
+        cores = os.cpu_count() or 1
+        out["cpu_bound_claims_per_s"] = round(cores * 1000 / cpu["total"], 1) if cpu["total"] else None
+    return out
 
 
 def freshness(target: Target, tenant: str, probes: int, embed: Callable[[list[str]], np.ndarray]) -> dict:
@@ -298,24 +314,47 @@ def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
 
 
 def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) each live process has used so far, in ms (Linux ``/proc``)."""
+    """CPU time (user + system) each live process has used so far, in ms (Linux ``/proc``). A process's
+    descendants (a node's edge-builder workers) are summed under ``NAME.workers``: their work is the
+    node's too, done in processes of its own to get past the GIL."""
     out = {}
     for name, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+        own = _cpu_of(pid)
+        if own is None:
             continue
-        out[name] = (int(fields[11]) + int(fields[12])) * 1000 / _CLOCK_TICKS
+        out[name] = own
+        workers = [ms for child in _descendants(pid) if (ms := _cpu_of(child)) is not None]
+        if workers:
+            out[f"{name}.workers"] = sum(workers)
     return out
+
+
+def _cpu_of(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / _CLOCK_TICKS
+
+
+def _descendants(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:  # the thread ended while we looked
+            continue
+    return children + [d for c in children for d in _descendants(c)]
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
-    """Each process's CPU ms per request between two ``cpu_ms`` readings, and their ``total``."""
-    per = {n: round((after[n] - before[n]) / requests, 2) for n in sorted(before) if n in after}
-    return {**per, "total": round(sum(per.values()), 2)}
+    """Each process's CPU ms per request between two ``cpu_ms`` readings, and their ``total``; a
+    process that started in between counts from zero."""
+    per = {n: round((after[n] - before.get(n, 0.0)) / requests, 3) for n in sorted(after)}
+    return {**per, "total": round(sum(per.values()), 3)}
 
 
 def disk_bytes(path: Path) -> int:

@@ -3,6 +3,8 @@ result is sound (below 10,000 vectors per tenant search is exact, so recall must
 
 from __future__ import annotations
 
+import os
+
 import grpc
 import numpy as np
 import pytest
@@ -39,6 +41,16 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     ing = result["ingest"]
     assert ing["leader_client_vectors"]["claims"] == 400 and ing["leader_client_vectors"]["claims_per_s"] > 0
     assert ing["leader_node_embeds"]["claims"] == 100 and ing["replicated_client_vectors"]["claims"] == 100
+    load = ing["leader_client_vectors"]
+    assert load["background_s"] >= 0
+    per_claim = load["cpu_ms_per_claim"]  # the acks and the background work after them, every process
+    assert {"n1", "n2", "router"} <= set(per_claim) and per_claim["router"] > 0
+    # the edge builders (worker processes of the nodes that lead a shard) judged the claims
+    assert sum(v for n, v in per_claim.items() if n.endswith(".workers")) > 0
+    assert per_claim["total"] == pytest.approx(sum(v for n, v in per_claim.items() if n != "total"), abs=0.01)
+    assert load["cpu_bound_claims_per_s"] == pytest.approx(
+        (os.cpu_count() or 1) * 1000 / per_claim["total"], rel=0.01
+    )
     assert result["freshness"]["ack_to_visible"]["n"] == 10
     assert set(result["retrieval"]) == {f"top{k}_c{c}" for k in (10, 50) for c in (1, 4, 16)}
     assert all(r["qps"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in result["retrieval"].values())
