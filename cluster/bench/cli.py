@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
         return 0
     saved = report.save(result, args.out)
     runs = report.latest(args.out)
-    (args.out / "bench.md").write_text(report.markdown(runs))
+    (args.out / "bench.md").write_text(report.markdown(runs, report.latest(args.out, with_peers=True)))
     if not args.no_plots:
         report.plot(result, runs, args.out)
     print(f"result: {saved}", file=sys.stderr)

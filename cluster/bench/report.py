@@ -18,11 +18,14 @@ def save(result: dict, out_dir: Path, history: bool = True) -> Path:
     return path
 
 
-def latest(out_dir: Path) -> dict[str, dict]:
-    """The newest result of each profile in ``history/``."""
+def latest(out_dir: Path, with_peers: bool = False) -> dict[str, dict]:
+    """The newest result of each profile in ``history/`` (of those that ran the peers, when asked: a
+    later run without them does not hide the last comparison)."""
     out: dict[str, dict] = {}
     for path in sorted((out_dir / "history").glob("*.json")):
         result = json.loads(path.read_text())
+        if with_peers and "peers" not in result:
+            continue
         out[result["profile"]["name"]] = result
     return dict(sorted(out.items(), key=lambda kv: kv[1]["profile"]["claims"]))
 
@@ -79,8 +82,9 @@ def _background_s(r: dict) -> float:
     return load["background_s"] if "background_s" in load else r["ingest"]["detection_drain_s"]
 
 
-def markdown(runs: dict[str, dict]) -> str:
-    """A table per measurement, one column per profile."""
+def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) -> str:
+    """A table per measurement, one column per profile; then the peers tables of ``peer_runs`` (by
+    default the peers in ``runs``)."""
     names = list(runs)
     lines = ["# `dash bench`: latest run of each profile", ""]
     lines.append("Written by `dash bench`; the full results are in `history/`. Latencies in ms.")
@@ -155,7 +159,7 @@ def markdown(runs: dict[str, dict]) -> str:
     row("peak RSS MB (max node / router)", lambda r: _rss(r["resources"]["peak_rss_mb"]))
     row("disk bytes per claim per replica", lambda r: r["resources"]["disk_bytes_per_claim_per_replica"])
     row("restart after SIGKILL, s to serving", lambda r: r["restart"]["seconds_to_serving"])
-    for name, r in runs.items():
+    for name, r in (runs if peer_runs is None else peer_runs).items():
         if "peers" in r:
             lines += ["", *_peers_table(name, r)]
     return "\n".join(lines) + "\n"
@@ -164,7 +168,8 @@ def markdown(runs: dict[str, dict]) -> str:
 def _peers_table(name: str, r: dict) -> list[str]:
     """Top-10 by vector, sequential, same data and queries: each system beside DASH."""
     out = [
-        f"## Peers, profile `{name}` ({r['corpus']['claims']:,} claims, top-10 by vector, one client)",
+        f"## Peers, profile `{name}` ({r['corpus']['claims']:,} claims, top-10 by vector, one client; "
+        f"run of {r['started_at'][:10]} at {r['git']})",
         "",
         "| system | ingest s | queries | p50 ms | p95 ms | recall@10 | DASH p50 / its p50 |",
         "|---|---|---|---|---|---|---|",

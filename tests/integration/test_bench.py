@@ -3,6 +3,7 @@ result is sound (below 10,000 vectors per tenant search is exact, so recall must
 
 from __future__ import annotations
 
+import json
 import os
 
 import grpc
@@ -125,3 +126,22 @@ def test_a_layout_reshapes_the_cluster_and_names_the_run_apart() -> None:
     for bad in ("1", "0x2", "x", "2x-1", "axb"):
         with pytest.raises(ValueError, match="layout"):
             with_layout(PROFILES["smoke"], bad)
+
+
+def test_the_peers_tables_come_from_the_last_run_that_had_peers(tmp_path) -> None:
+    def result(name: str, started: str, peers: bool) -> dict:
+        r = {"profile": {"name": name, "claims": 100}, "corpus": {"claims": 100}, "started_at": started}
+        r["git"] = "abc"
+        if peers:
+            r["peers"] = {"dash": {"name": "DASH", "n": 5, "p50_ms": 2.0, "p95_ms": 3.0, "recall_at_10": 1.0}}
+            r["ingest"] = {"leader_client_vectors": {"seconds": 1.0}}
+        return r
+
+    history = tmp_path / "history"
+    history.mkdir()
+    for stamp, peers in (("2026-01-01T00", True), ("2026-01-02T00", False)):
+        (history / f"p-{stamp}.json").write_text(json.dumps(result("p", stamp, peers)))
+    assert report.latest(tmp_path)["p"]["started_at"] == "2026-01-02T00"  # the newest run's figures
+    md = report.markdown(report.latest(tmp_path), report.latest(tmp_path, with_peers=True))
+    assert "## Peers, profile `p`" in md and "run of 2026-01-01" in md
+    assert "## Peers" not in report.markdown(report.latest(tmp_path))
