@@ -59,8 +59,37 @@ def exact_topk(data: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarray |
 
 
 def recall(found: list[np.ndarray], truth: np.ndarray, k: int) -> float:
-    hits = sum(len(np.intersect1d(f[:k], t[:k])) for f, t in zip(found, truth, strict=True))
-    return hits / (len(truth) * k)
+    """The share of the true neighbours (each row of ``truth``) among the first ``k`` found."""
+    hits = sum(len(np.intersect1d(f[:k], t)) for f, t in zip(found, truth, strict=True))
+    return hits / truth.size
+
+
+def sweep_point(
+    tv: TenantVectors, queries: np.ndarray, truth10: np.ndarray, truth100: np.ndarray, expansion: int
+) -> dict:
+    """Recall and search time at one search breadth. ``recall_at_10_of_50`` is what a top-10 query of
+    the planner sees: it takes 50 candidates from the graph (``RankingWeights.min_candidates``)."""
+    tv.set_search_expansion(expansion)
+    lat: list[float] = []
+    found10: list[np.ndarray] = []
+    found50: list[np.ndarray] = []
+    found100: list[np.ndarray] = []
+    for q in tqdm(queries, desc=f"expansion {expansion}", file=sys.stderr):
+        k10, _ = tv.search(q, 10)
+        t = time.perf_counter()
+        k50, _ = tv.search(q, 50)
+        lat.append((time.perf_counter() - t) * 1000)
+        k100, _ = tv.search(q, 100)
+        found10.append(k10.astype(np.int64))
+        found50.append(k50.astype(np.int64))
+        found100.append(k100.astype(np.int64))
+    return {
+        "expansion_search": expansion,
+        "recall_at_10": round(recall(found10, truth10, 10), 4),
+        "recall_at_10_of_50": round(recall(found50, truth10, 50), 4),
+        "recall_at_100": round(recall(found100, truth100, 100), 4),
+        "search_k50_p50_ms": round(float(np.percentile(lat, 50)), 3),
+    }
 
 
 def main() -> None:
@@ -73,6 +102,11 @@ def main() -> None:
     ap.add_argument("--expansion-search", type=int, default=VectorConfig.expansion_search)
     ap.add_argument("--dtype", default=VectorConfig.dtype, choices=("f32", "f16"))
     ap.add_argument("--data", default="clustered", choices=("clustered", "corpus"))
+    ap.add_argument(
+        "--sweep-expansion-search",
+        default="",
+        help="comma-separated search breadths to measure on the same graph afterwards, e.g. 128,256,512",
+    )
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/ann_recall.json"))
     args = ap.parse_args()
 
@@ -143,6 +177,9 @@ def main() -> None:
         "filtered_search_p50_ms": round(float(np.percentile(flat, 50)), 3),
         "filtered_search_p95_ms": round(float(np.percentile(flat, 95)), 3),
     }
+    if args.sweep_expansion_search:
+        breadths = [int(e) for e in args.sweep_expansion_search.split(",")]
+        result["sweep"] = [sweep_point(tv, queries, truth10, truth100, e) for e in breadths]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -134,6 +134,10 @@ class TenantVectors:
         if len(present):
             self._index.remove(present)
 
+    def set_search_expansion(self, expansion: int) -> None:
+        """How wide the graph search runs (recall against time); `scripts/ann_recall.py` sweeps it."""
+        self._index.expansion_search = expansion
+
     @property
     def pending(self) -> int:
         """Vectors written but not yet in the graph."""
