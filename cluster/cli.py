@@ -72,6 +72,7 @@ def _replica_stats(node: dict, shard_id: str, access: NodeAccess, timeout: float
         "staleness_seconds": round(s.staleness_seconds, 3),
         "detection_backlog": s.detection_backlog,
         "index_backlog": s.index_backlog,
+        "features_backlog": s.features_backlog,
     }
 
 

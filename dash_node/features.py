@@ -119,6 +119,22 @@ def compute(store: Store, txn: lmdb.Transaction, claim: types_pb2.Claim) -> tupl
     return features, deps
 
 
+def features_of(
+    cache: ClaimCache, store: Store, txn: lmdb.Transaction, tenant: str, docno: int, seen: int
+) -> Features | None:
+    """The claim's features, from the cache or computed (and offered to it, as of generation ``seen``);
+    None if it is gone (deleted since the index answered) or, defensively, not this tenant's."""
+    f = cache.get("features", docno)
+    if f is None:
+        owner = store.claim_of_docno(txn, docno)
+        claim = store.get_claim(txn, *owner) if owner is not None and owner[0] == tenant else None
+        if claim is None:
+            return None
+        f, deps = compute(store, txn, claim)
+        cache.put("features", docno, owner, f, deps, seen)
+    return f if f.tenant == tenant else None
+
+
 def _ts(msg, name: str) -> int | None:
     return ts_key(getattr(msg, name)) if msg.HasField(name) else None
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import telemetry
-from dash_node.features import Features, compute, quality, successor_end
+from dash_node.features import Features, features_of, quality, successor_end
 from dash_node.validation import ts_key
 
 if TYPE_CHECKING:
@@ -283,19 +283,7 @@ class Planner:
         return vec / norm if norm > 0 else None
 
     def _features(self, txn, tenant: str, docno: int, seen: int) -> Features | None:
-        """The candidate's features, from the cache or computed (and offered to the cache); None if it
-        is gone (deleted since the index answered) or, defensively, not this tenant's."""
-        cache = self.engine.derived
-        f = cache.get("features", docno)
-        if f is None:
-            store = self.engine.store
-            owner = store.claim_of_docno(txn, docno)
-            claim = store.get_claim(txn, *owner) if owner is not None and owner[0] == tenant else None
-            if claim is None:
-                return None
-            f, deps = compute(store, txn, claim)
-            cache.put("features", docno, owner, f, deps, seen)
-        return f if f.tenant == tenant else None
+        return features_of(self.engine.derived, self.engine.store, txn, tenant, docno, seen)
 
     def _fill_similarities(self, tenant: str, found: dict[int, _Candidate], qvec: np.ndarray | None) -> None:
         """Cosine to the query for candidates the vector search did not return (lexical or entity hits),

@@ -159,8 +159,8 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
 
 def _drain(c: LocalCluster, timeout: float = 3600.0) -> float:
     """Seconds until every replica's background work has caught up with every write so far: the edge
-    builder has judged each claim and the indexer has moved each buffered vector into its graph. Queries
-    timed before that would share the CPU with it."""
+    builder has judged each claim, and the indexer has moved each buffered vector into its graph and
+    computed the features of each changed claim. Queries timed before that would share the CPU with it."""
     started = time.monotonic()
     pm = placement(c)
     while True:
@@ -169,7 +169,7 @@ def _drain(c: LocalCluster, timeout: float = 3600.0) -> float:
             for shard in pm.shards.values()
             for node in shard.replicas
         ]
-        backlog = sum(s.detection_backlog + s.index_backlog for s in stats)
+        backlog = sum(s.detection_backlog + s.index_backlog + s.features_backlog for s in stats)
         if backlog == 0:
             return round(time.monotonic() - started, 2)
         if time.monotonic() - started > timeout:

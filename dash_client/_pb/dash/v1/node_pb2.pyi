@@ -58,7 +58,7 @@ class StatsRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., shard_id: _Optional[str] = ..., digest: _Optional[bool] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("applied_lsn", "generation", "claims", "evidence", "edges", "wal_bytes", "shard_id", "epoch", "leader", "detection_backlog", "leader_lsn", "staleness_seconds", "follower_lsns", "digest", "wal_first_lsn", "index_backlog")
+    __slots__ = ("applied_lsn", "generation", "claims", "evidence", "edges", "wal_bytes", "shard_id", "epoch", "leader", "detection_backlog", "leader_lsn", "staleness_seconds", "follower_lsns", "digest", "wal_first_lsn", "index_backlog", "features_backlog")
     class FollowerLsnsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class StatsResponse(_message.Message):
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     WAL_FIRST_LSN_FIELD_NUMBER: _ClassVar[int]
     INDEX_BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_BACKLOG_FIELD_NUMBER: _ClassVar[int]
     applied_lsn: int
     generation: int
     claims: int
@@ -98,7 +99,8 @@ class StatsResponse(_message.Message):
     digest: str
     wal_first_lsn: int
     index_backlog: int
-    def __init__(self, applied_lsn: _Optional[int] = ..., generation: _Optional[int] = ..., claims: _Optional[int] = ..., evidence: _Optional[int] = ..., edges: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leader: _Optional[bool] = ..., detection_backlog: _Optional[int] = ..., leader_lsn: _Optional[int] = ..., staleness_seconds: _Optional[float] = ..., follower_lsns: _Optional[_Mapping[str, int]] = ..., digest: _Optional[str] = ..., wal_first_lsn: _Optional[int] = ..., index_backlog: _Optional[int] = ...) -> None: ...
+    features_backlog: int
+    def __init__(self, applied_lsn: _Optional[int] = ..., generation: _Optional[int] = ..., claims: _Optional[int] = ..., evidence: _Optional[int] = ..., edges: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., shard_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leader: _Optional[bool] = ..., detection_backlog: _Optional[int] = ..., leader_lsn: _Optional[int] = ..., staleness_seconds: _Optional[float] = ..., follower_lsns: _Optional[_Mapping[str, int]] = ..., digest: _Optional[str] = ..., wal_first_lsn: _Optional[int] = ..., index_backlog: _Optional[int] = ..., features_backlog: _Optional[int] = ...) -> None: ...
 
 class ReplicateRequest(_message.Message):
     __slots__ = ("shard_id", "node_id", "last_lsn", "last_crc", "durable_lsn", "replica_shard_id")
