@@ -121,6 +121,9 @@ class LexicalIndex:
         # Replica-wide, indexed by docno: current generation (0 = absent) and length in terms.
         self._gen = np.zeros(1024, dtype=np.uint32)
         self._len = np.zeros(1024, dtype=np.uint32)
+        # A hash of each document's (term, tf) pairs (0 = unknown), so a document indexed again unchanged
+        # (its claim changed, not its text) keeps its postings instead of turning them stale.
+        self._sig = np.zeros(1024, dtype=np.int64)
         self._tenant_of: dict[int, str] = {}
         self._stale: dict[int, int] = {}  # removed docno -> its last generation
 
@@ -129,18 +132,23 @@ class LexicalIndex:
             size = max(docno + 1, 2 * len(self._gen))
             self._gen = np.concatenate([self._gen, np.zeros(size - len(self._gen), np.uint32)])
             self._len = np.concatenate([self._len, np.zeros(size - len(self._len), np.uint32)])
+            self._sig = np.concatenate([self._sig, np.zeros(size - len(self._sig), np.int64)])
 
     def upsert(self, tenant_id: str, docs: Sequence[tuple[int, str]]) -> None:
         """Index (docno, text) pairs; a docno already present is replaced."""
         t = self._tenants.setdefault(tenant_id, _TenantLexical())
         for docno, text in docs:
+            terms = Counter(self.analyzer.terms(text))
+            sig = hash(frozenset(terms.items())) or 1
+            if self._tenant_of.get(docno) == tenant_id and self._sig[docno] == sig:
+                continue
             self._drop(docno)
             self._grow(docno)
-            terms = Counter(self.analyzer.terms(text))
             gen = self._stale.pop(docno, 0) + 1  # never reuse a generation: old postings stay stale
             length = sum(terms.values())
             self._gen[docno] = gen
             self._len[docno] = length
+            self._sig[docno] = sig
             self._tenant_of[docno] = tenant_id
             for term, tf in terms.items():
                 p = t.postings.get(term)
@@ -171,6 +179,7 @@ class LexicalIndex:
         self._stale[docno] = int(self._gen[docno])
         self._gen[docno] = 0
         self._len[docno] = 0
+        self._sig[docno] = 0
 
     def __len__(self) -> int:
         return len(self._tenant_of)

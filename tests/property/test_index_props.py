@@ -156,24 +156,30 @@ def test_lexical_matches_exactly_the_live_docs_with_a_query_word(
 
 
 # Skewed word frequencies, as in real text: a few words in most documents, most words in few.
-ZIPF = [f"w{i}" for i in range(12) for _ in range(12 // (i + 1))]
+ZIPF = [f"w{i}" for i in range(40)]
+_ZIPF_P = 1 / np.arange(1, 41) ** 1.1
+_ZIPF_P /= _ZIPF_P.sum()
+
+
+def _zipf_text(rng: np.random.Generator) -> str:
+    return " ".join(rng.choice(ZIPF, size=int(rng.integers(1, 12)), p=_ZIPF_P))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    docs=st.lists(
-        st.tuples(st.integers(0, 120), st.lists(st.sampled_from(ZIPF), min_size=1, max_size=10)),
-        min_size=1,
-        max_size=150,
-    ),
-    removed=st.sets(st.integers(0, 120), max_size=20),
-    query=st.lists(st.sampled_from(ZIPF), min_size=1, max_size=4),
-    k=st.integers(1, 6),
-    allowed=st.none() | st.sets(st.integers(0, 120)),
+    n_docs=st.integers(1, 400),
+    seed=st.integers(0, 2**32 - 1),
+    rewritten=st.sets(st.integers(0, 399), max_size=30),
+    removed=st.sets(st.integers(0, 399), max_size=30),
+    query=st.lists(st.sampled_from(ZIPF), min_size=1, max_size=5),
+    k=st.integers(1, 10),
+    allowed=st.none() | st.sets(st.integers(0, 399)),
     snapshot=st.booleans(),
 )
 def test_lexical_top_k_is_the_exhaustive_rankings_prefix(
-    docs: list[tuple[int, list[str]]],
+    n_docs: int,
+    seed: int,
+    rewritten: set[int],
     removed: set[int],
     query: list[str],
     k: int,
@@ -181,11 +187,15 @@ def test_lexical_top_k_is_the_exhaustive_rankings_prefix(
     snapshot: bool,
 ) -> None:
     """The top k is exactly the first k of the full ranking: same documents, same order, same scores; among
-    equal scores at the cut the lower docnos (a partial sort alone may keep any of them). Replacements
-    (out-of-order postings), removals (stale postings) and a snapshot round trip read postings every way."""
+    equal scores at the cut the lower docnos (a partial sort alone may keep any of them). Rewritten
+    documents (stale postings, or none when the text is unchanged), removals and a snapshot round trip
+    read postings every way; word frequencies are skewed as in real text."""
+    rng = np.random.default_rng(seed)
+    texts = {d: _zipf_text(rng) for d in range(n_docs)}
     ix = LexicalIndex()
-    for docno, words in docs:  # a docno seen again replaces its document
-        ix.upsert("t", [(docno, " ".join(words))])
+    ix.upsert("t", sorted(texts.items()))
+    for d in sorted(rewritten):  # every other one keeps its text: indexing it again changes nothing
+        ix.upsert("t", [(d, _zipf_text(rng) if d % 2 else texts.get(d, "w0"))])
     ix.remove(sorted(removed))
     if snapshot:
         with tempfile.TemporaryDirectory() as tmp:

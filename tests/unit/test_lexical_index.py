@@ -116,3 +116,19 @@ def test_ties_at_the_cut_keep_the_lowest_docnos() -> None:
     assert docnos(got) == [0, 7, 14, 21, 28, 35, 42, 49, 56, 63]  # the shorter documents score higher
     short, long = list(range(0, 3000, 7)), [d for d in range(3000) if d % 7]
     assert docnos(ix.search("t", "alpha", 500)) == short + long[: 500 - len(short)]
+
+
+def test_indexing_an_unchanged_document_again_keeps_its_postings() -> None:
+    """A claim is indexed again whenever it changes (new evidence, a successor), mostly with the same text:
+    its postings stay live rather than piling up stale copies; a changed text still replaces them."""
+    ix = LexicalIndex()
+    ix.upsert("t", [(1, "alpha beta beta"), (2, "alpha gamma")])
+    before = ix.search("t", "alpha beta gamma", 10)
+    ix.upsert("t", [(1, "beta alpha beta"), (2, "alpha gamma")])  # the same terms and frequencies
+    postings = ix._tenants["t"].postings
+    assert (len(postings["alpha"].docnos), postings["alpha"].stale) == (2, 0)
+    assert ix.search("t", "alpha beta gamma", 10) == before
+    ix.upsert("t", [(1, "alpha beta")])  # beta's frequency changed: a new version
+    assert (len(postings["alpha"].docnos), postings["alpha"].stale) == (3, 1)
+    assert docnos(ix.search("t", "beta", 10)) == [1]
+    assert ix.search("t", "beta", 10)[0][1] != dict(before).get(1)
