@@ -171,16 +171,18 @@ def _peers_table(name: str, r: dict) -> list[str]:
         f"## Peers, profile `{name}` ({r['corpus']['claims']:,} claims, top-10 by vector, one client; "
         f"run of {r['started_at'][:10]} at {r['git']})",
         "",
-        "| system | ingest s | queries | p50 ms | p95 ms | recall@10 | DASH p50 / its p50 |",
-        "|---|---|---|---|---|---|---|",
+        "| system | ingest s | queries | p50 ms | p95 ms | recall@10 | DASH p50 beside it, ms "
+        "| DASH p50 / its p50 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, row in r["peers"].items():
         if "error" in row:
-            out.append(f"| {row['name']} | failed: {row['error']} | | | | | |")
+            out.append(f"| {row['name']} | failed: {row['error']} | | | | | | |")
             continue
         out.append(
             f"| {row['name']} | {row.get('ingest_s', r['ingest']['leader_client_vectors']['seconds'])} "
             f"| {row['n']} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['recall_at_10']} "
+            f"| {row.get('dash_p50_beside_ms', '')} "
             f"| {row.get('dash_p50_ratio', '') if key != 'dash' else ''} |"
         )
     return out
