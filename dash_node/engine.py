@@ -55,7 +55,7 @@ from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
 from dash_node.evidence.detector import Detector
 from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
-from dash_node.features import ClaimCache, features_of
+from dash_node.features import ClaimCache, answer_of, features_of
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.metrics import NODE as METRICS
@@ -420,8 +420,9 @@ class Engine:
                 return
 
     def _warm(self, limit: int) -> int:
-        """Compute and cache the features of up to ``limit`` queued claims; returns how many were taken.
-        A full cache is not evicted for this: those claims are computed by the queries that reach them."""
+        """Compute and cache the features and the answer (what a result carries) of up to ``limit`` queued
+        claims; returns how many were taken. A full cache is not evicted for this: those claims are
+        computed by the queries that reach them."""
         with self._warm_lock:
             keys = list(itertools.islice(self._to_warm, limit))
             for key in keys:
@@ -433,8 +434,10 @@ class Engine:
                 with self.store.read() as txn:
                     for tenant, claim_id in keys:
                         docno = self.store.docno(txn, tenant, claim_id)
-                        if docno is not None:  # None: deleted meanwhile
-                            features_of(self.derived, self.store, txn, tenant, docno, seen)
+                        if docno is None:
+                            continue  # deleted meanwhile
+                        if features_of(self.derived, self.store, txn, tenant, docno, seen) is not None:
+                            answer_of(self.derived, self.store, txn, tenant, docno, claim_id, seen)
         finally:
             with self._warm_lock:
                 self._warming = 0

@@ -28,7 +28,7 @@ from typing import Any
 
 import lmdb
 
-from dash_client._pb.dash.v1 import types_pb2
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node.store import Store
 from dash_node.validation import ts_key
 
@@ -133,6 +133,65 @@ def features_of(
         f, deps = compute(store, txn, claim)
         cache.put("features", docno, owner, f, deps, seen)
     return f if f.tenant == tenant else None
+
+
+def answer_of(
+    cache: ClaimCache, store: Store, txn: lmdb.Transaction, tenant: str, docno: int, claim_id: str, seen: int
+) -> bytes:
+    """The query-independent part of a result, serialised (a ``RetrievedClaim`` holding the claim without
+    its vector, its citations and the claims related to it by support/contradiction edges): from the cache
+    or computed (and offered to it, as of generation ``seen``)."""
+    raw = cache.get("answer", docno)
+    if raw is None:
+        raw, deps = _answer(store, txn, tenant, claim_id)
+        cache.put("answer", docno, (tenant, claim_id), raw, deps, seen)
+    return raw
+
+
+def _answer(store: Store, txn: lmdb.Transaction, tenant: str, cid: str) -> tuple[bytes, set[str]]:
+    """``answer_of``'s value, and the claim ids it was read from."""
+    claim = store.get_claim(txn, tenant, cid)
+    claim.ClearField("embedding")
+    r = dash_pb2.RetrievedClaim(claim=claim)
+    deps = {cid}
+    for ev in store.evidence_of(txn, tenant, cid):
+        cit = _citation(ev)
+        if ev.stance == types_pb2.STANCE_CONTRADICTS:
+            r.contradicting_citations.append(cit)
+        else:
+            r.citations.append(cit)
+    related = [(e, e.from_claim_id) for e in store.edges_in(txn, tenant, cid)]
+    related += [(e, e.to_claim_id) for e in store.edges_out(txn, tenant, cid)]
+    for edge, other_id in related:
+        if edge.relation not in (_CONTRA, _SUPPORT):
+            continue
+        deps.add(other_id)
+        other = store.get_claim(txn, tenant, other_id)
+        rc = dash_pb2.RelatedClaim(
+            claim_id=other_id,
+            text=other.text if other else "",
+            relation=edge.relation,
+            strength=edge.strength,
+            reason_codes=list(edge.reason_codes),
+            origin=edge.origin,
+            citations=[_citation(ev) for ev in store.evidence_of(txn, tenant, other_id)],
+        )
+        (r.contradicting if edge.relation == _CONTRA else r.supporting).append(rc)
+    return r.SerializeToString(), deps
+
+
+def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
+    return types_pb2.Citation(
+        evidence_id=ev.evidence_id,
+        source_id=ev.source_id,
+        doc_id=ev.doc_id,
+        chunk_id=ev.chunk_id,
+        span_start=ev.span_start,
+        span_end=ev.span_end,
+        quote=ev.quote,
+        stance=ev.stance,
+        source_quality=quality(ev),
+    )
 
 
 def _ts(msg, name: str) -> int | None:

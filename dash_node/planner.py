@@ -20,14 +20,12 @@ import numpy as np
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import telemetry
-from dash_node.features import Features, features_of, quality, successor_end
+from dash_node.features import Features, answer_of, features_of, successor_end
 from dash_node.validation import ts_key
 
 if TYPE_CHECKING:
     from dash_node.engine import Engine
 
-_CONTRA = types_pb2.RELATION_CONTRADICTS
-_SUPPORT = types_pb2.RELATION_SUPPORTS
 _YEAR_NS = 365.25 * 24 * 3600 * 1e9
 _EXPAND = (types_pb2.RELATION_CONTRADICTS, types_pb2.RELATION_SUPPORTS, types_pb2.RELATION_SUPERSEDES)
 _F32 = struct.Struct("<f")
@@ -497,11 +495,7 @@ class Planner:
     def _hydrate(self, txn, tenant: str, s: _Scored, seen: int) -> dash_pb2.RetrievedClaim:
         """The result as answered: its score, and (cached per claim) the claim without its vector, its
         citations and the claims related to it by support/contradiction edges."""
-        cache = self.engine.derived
-        raw = cache.get("answer", s.docno)
-        if raw is None:
-            raw, deps = self._answer(txn, tenant, s.claim_id)
-            cache.put("answer", s.docno, (tenant, s.claim_id), raw, deps, seen)
+        raw = answer_of(self.engine.derived, self.engine.store, txn, tenant, s.docno, s.claim_id, seen)
         r = dash_pb2.RetrievedClaim.FromString(raw)
         r.score = s.total
         r.breakdown.CopyFrom(
@@ -512,49 +506,3 @@ class Planner:
         r.shard_id = self.engine.config.shard_id
         r.from_expansion = s.from_expansion
         return r
-
-    def _answer(self, txn, tenant: str, cid: str) -> tuple[bytes, set[str]]:
-        """The query-independent part of a result, serialised, and the claim ids it was read from."""
-        store = self.engine.store
-        claim = store.get_claim(txn, tenant, cid)
-        claim.ClearField("embedding")
-        r = dash_pb2.RetrievedClaim(claim=claim)
-        deps = {cid}
-        for ev in store.evidence_of(txn, tenant, cid):
-            cit = _citation(ev)
-            if ev.stance == types_pb2.STANCE_CONTRADICTS:
-                r.contradicting_citations.append(cit)
-            else:
-                r.citations.append(cit)
-        related = [(e, e.from_claim_id) for e in store.edges_in(txn, tenant, cid)]
-        related += [(e, e.to_claim_id) for e in store.edges_out(txn, tenant, cid)]
-        for edge, other_id in related:
-            if edge.relation not in (_CONTRA, _SUPPORT):
-                continue
-            deps.add(other_id)
-            other = store.get_claim(txn, tenant, other_id)
-            rc = dash_pb2.RelatedClaim(
-                claim_id=other_id,
-                text=other.text if other else "",
-                relation=edge.relation,
-                strength=edge.strength,
-                reason_codes=list(edge.reason_codes),
-                origin=edge.origin,
-                citations=[_citation(ev) for ev in store.evidence_of(txn, tenant, other_id)],
-            )
-            (r.contradicting if edge.relation == _CONTRA else r.supporting).append(rc)
-        return r.SerializeToString(), deps
-
-
-def _citation(ev: types_pb2.Evidence) -> types_pb2.Citation:
-    return types_pb2.Citation(
-        evidence_id=ev.evidence_id,
-        source_id=ev.source_id,
-        doc_id=ev.doc_id,
-        chunk_id=ev.chunk_id,
-        span_start=ev.span_start,
-        span_end=ev.span_end,
-        quote=ev.quote,
-        stance=ev.stance,
-        source_quality=quality(ev),
-    )

@@ -1,5 +1,6 @@
-"""The indexer computes the ranking features of every claim a write changed, ahead of the queries that
-would otherwise pay ~50 µs per candidate for them, and what it caches equals a fresh computation."""
+"""The indexer computes the ranking features and the answer (what a result carries) of every claim a write
+changed, ahead of the queries that would otherwise pay ~50 µs per candidate for each, and what it caches
+equals a fresh computation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from dash_client._pb.dash.v1 import types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.evidence.builder import EdgeBuilderConfig
-from dash_node.features import compute
+from dash_node.features import _answer, compute
 
 
 def _claims(n: int) -> list[types_pb2.ClaimInput]:
@@ -29,13 +30,15 @@ def _settled(engine: Engine, timeout: float = 30.0) -> None:
 
 
 def _cached_equals_fresh(engine: Engine, tenant: str) -> int:
-    """How many claims have cached features; each must equal what the state gives now."""
+    """How many claims have cached features and answers; each must equal what the state gives now."""
     n = 0
     with engine.store.read() as txn:
         for claim in engine.store.iter_claims(txn, tenant):
-            cached = engine.derived.get("features", engine.store.docno(txn, tenant, claim.claim_id))
-            if cached is not None:
-                assert cached == compute(engine.store, txn, claim)[0], claim.claim_id
+            docno = engine.store.docno(txn, tenant, claim.claim_id)
+            features, answer = engine.derived.get("features", docno), engine.derived.get("answer", docno)
+            if features is not None and answer is not None:
+                assert features == compute(engine.store, txn, claim)[0], claim.claim_id
+                assert answer == _answer(engine.store, txn, tenant, claim.claim_id)[0], claim.claim_id
                 n += 1
     return n
 
