@@ -445,7 +445,7 @@ class Engine:
 
     @property
     def features_backlog(self) -> int:
-        """Changed claims whose features the indexer has yet to compute (queued or in hand)."""
+        """Changed claims whose features and answer the indexer has yet to compute (queued or in hand)."""
         with self._warm_lock:
             return len(self._to_warm) + self._warming
 
