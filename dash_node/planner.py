@@ -155,6 +155,8 @@ class Planner:
         k = req.top_k or 10
         resp = dash_pb2.RetrieveResponse()
         resp.served_at.GetCurrentTime()
+        if eng.config.shard_id:  # answered even when the tenant has nothing here
+            resp.shards_answered.append(eng.config.shard_id)
         stages: list[tuple[str, int, float]] = []
         clock = time.perf_counter()
         # Each stage is also a child span of the current one (when it records), timed after the fact.
@@ -238,8 +240,6 @@ class Planner:
             stage("hydrate", len(results))
         resp.results.extend(results)
         resp.dropped_by_stance = dropped
-        if eng.config.shard_id:
-            resp.shards_answered.append(eng.config.shard_id)
         if req.explain:
             for name, n, ms in stages:
                 resp.explain.add(stage=name, candidates=n, millis=ms, shard_id=eng.config.shard_id)

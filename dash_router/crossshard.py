@@ -1,4 +1,4 @@
-"""The cross-shard evidence pass: merged top results from different shards checked against each other.
+"""What the router makes of several shards' answers: one ranking, with conflicts across shards flagged.
 
 Ingest-time detection only sees claims on the same shard; two claims about one fact can still land on
 different shards (different subjects for the same thing, documents routed by document id). After the
@@ -8,6 +8,7 @@ edge builder's pair test (``worth_judging``), and flags the conflicts it finds o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import combinations
 
@@ -63,3 +64,34 @@ def flag_cross_shard_conflicts(results: list[dash_pb2.RetrievedClaim], judge: Co
             x.contradiction_risk = max(x.contradiction_risk, verdict.strength / 2)
         flagged += 1
     return flagged
+
+
+def merge(
+    answers: Sequence[dash_pb2.RetrieveResponse], req: dash_pb2.RetrieveRequest, judge: ContradictionJudge
+) -> dash_pb2.RetrieveResponse:
+    """The shards' answers as one: merged on score (comparable across shards: cosine, saturated BM25,
+    evidence masses), cut to ``top_k``, conflicts across shards flagged, ordered by the stance mode; then
+    the graph-expanded results that are not in the top. One shard's answer is its own merge (the node
+    ranks alike), which is why the router may pass it on unparsed."""
+    out = dash_pb2.RetrieveResponse()
+    results: list[dash_pb2.RetrievedClaim] = []
+    for a in answers:
+        results.extend(a.results)
+        out.explain.extend(a.explain)
+        out.dropped_by_stance += a.dropped_by_stance
+    expanded = [r for r in results if r.from_expansion]
+    results = [r for r in results if not r.from_expansion]
+    results.sort(key=lambda r: (-r.score, r.claim.claim_id))
+    # Between a split's switch and its trim, both halves hold the claims of the other: keep one.
+    seen: set[str] = set()
+    results = [r for r in results if not (r.claim.claim_id in seen or seen.add(r.claim.claim_id))]
+    top = results[: req.top_k or 10]
+    in_top = {r.claim.claim_id for r in top}
+    expanded = [r for r in expanded if r.claim.claim_id not in in_top]
+    if req.stance_mode != dash_pb2.STANCE_MODE_SUPPORT_ONLY:
+        flag_cross_shard_conflicts(top, judge)
+    if req.stance_mode == dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST:
+        top.sort(key=lambda r: (-(r.contradiction_risk > 0), -r.score, r.claim.claim_id))
+    out.results.extend(top)
+    out.results.extend(expanded)
+    return out

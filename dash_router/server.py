@@ -120,8 +120,13 @@ def _handler(
     return grpc.unary_unary_rpc_method_handler(
         handle,
         request_deserializer=lenient_decoder(input_desc),
-        response_serializer=lambda m: m.SerializeToString(),
+        response_serializer=_encoded,
     )
+
+
+def _encoded(answer) -> bytes:
+    """An answer on the wire; one already encoded (a shard's, passed through) goes as it is."""
+    return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
 def build_server(

@@ -37,7 +37,7 @@ from dash_node.placement import (
     routing_hash,
 )
 from dash_router.auth import Authenticator
-from dash_router.crossshard import flag_cross_shard_conflicts
+from dash_router.crossshard import merge
 from dash_router.nodes import NodePool
 
 log = logging.getLogger(__name__)
@@ -105,13 +105,14 @@ class Router:
 
     # ---- calls to nodes ----------------------------------------------------------------------------
 
-    async def _call(self, node_id: str, method: str, request, timeout: float):
+    async def _call(self, node_id: str, method: str, request, timeout: float, raw: bool = False):
+        """One call to a node; with ``raw`` its answer comes back encoded (bytes), not parsed."""
         deadline = CLIENT_DEADLINE.get()
         if deadline is not None:  # never wait on a node longer than the client will wait for us
             timeout = min(timeout, deadline - time.monotonic())
             if timeout <= 0:
                 raise RpcFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "the client's deadline has passed")
-        stub = self.pool.stub(node_id)
+        stub = self.pool.raw_stub(node_id) if raw else self.pool.stub(node_id)
         try:
             return await getattr(stub, method)(request, timeout=timeout, metadata=self.pool.metadata)
         except grpc.aio.AioRpcError as exc:
@@ -173,10 +174,14 @@ class Router:
         return out
 
     async def _fan_out(
-        self, method: str, make: Callable[[str], object], read: dash_pb2.ReadOptions | None = None
+        self,
+        method: str,
+        make: Callable[[str], object],
+        read: dash_pb2.ReadOptions | None = None,
+        raw: bool = False,
     ) -> dict[str, object]:
         """Ask every shard concurrently (one replica each, by read preference, passing over replicas
-        that cannot serve); returns shard_id -> answer or exception."""
+        that cannot serve); returns shard_id -> answer (encoded with ``raw``) or exception."""
         shards = self.placement.ordered()
         preference = read.preference if read is not None else dash_pb2.READ_PREFERENCE_LEADER
 
@@ -184,7 +189,9 @@ class Router:
             failure: BaseException | None = None
             for node_id in self._replicas_for_read(shard, preference):
                 try:
-                    return await self._call(node_id, method, make(shard.shard_id), self.config.shard_timeout)
+                    return await self._call(
+                        node_id, method, make(shard.shard_id), self.config.shard_timeout, raw
+                    )
                 except (RpcFailed, Unavailable) as exc:
                     if not _next_replica_may_serve(exc):
                         raise
@@ -343,7 +350,10 @@ class Router:
         _, answer = await self._find(req.tenant_id, req.claim_id, self._read_options(req.read))
         return answer
 
-    async def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
+    async def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse | bytes:
+        """Fan out, merge on score, flag conflicts across shards. A single shard's answer is already what
+        the merge would make of it (the node ranks, cuts to top_k and orders by stance mode alike), so it
+        is handed on encoded, as the node sent it: no parse, no copy, no re-encoding."""
         v.check_retrieve(req, self.config.limits)
 
         read = self._read_options(req.read)
@@ -355,46 +365,29 @@ class Router:
             r.read.CopyFrom(read)
             return r
 
-        answers = await self._fan_out("Retrieve", per_shard, read)
-        out = dash_pb2.RetrieveResponse()
-        results = []
+        passthrough = len(self.placement.shards) == 1
+        answers = await self._fan_out("Retrieve", per_shard, read, raw=passthrough)
+        answered, missing = [], []
         for shard_id, answer in answers.items():
-            if isinstance(answer, dash_pb2.RetrieveResponse):
-                out.shards_answered.append(shard_id)
-                results.extend(answer.results)
-                out.explain.extend(answer.explain)
-                out.dropped_by_stance += answer.dropped_by_stance
+            if isinstance(answer, bytes | dash_pb2.RetrieveResponse):
+                answered.append(shard_id)
             elif isinstance(answer, RpcFailed) and answer.code == grpc.StatusCode.INVALID_ARGUMENT:
                 raise answer  # the request itself is wrong: every shard will say so
             else:
                 log.warning("shard %s missing from a retrieve: %r", shard_id, answer)
-                out.shards_missing.append(shard_id)
+                missing.append(shard_id)
         telemetry.set_attributes(
-            {
-                "dash.shards_answered": len(out.shards_answered),
-                "dash.shards_missing": list(out.shards_missing) or None,
-            }
+            {"dash.shards_answered": len(answered), "dash.shards_missing": missing or None}
         )
-        if out.shards_missing:
+        if missing:
             METRICS.retrieve_partial.inc()
-        if not out.shards_answered:
-            raise Unavailable(f"shards: none answered ({', '.join(out.shards_missing)})")
-        # Scores are comparable across shards (cosine, saturated BM25, evidence masses): merge on them.
-        expanded = [r for r in results if r.from_expansion]
-        results = [r for r in results if not r.from_expansion]
-        results.sort(key=lambda r: (-r.score, r.claim.claim_id))
-        # Between a split's switch and its trim, both halves hold the claims of the other: keep one.
-        seen: set[str] = set()
-        results = [r for r in results if not (r.claim.claim_id in seen or seen.add(r.claim.claim_id))]
-        top = results[: req.top_k or 10]
-        in_top = {r.claim.claim_id for r in top}
-        expanded = [r for r in expanded if r.claim.claim_id not in in_top]
-        if req.stance_mode != dash_pb2.STANCE_MODE_SUPPORT_ONLY:
-            flag_cross_shard_conflicts(top, self.judge)
-        if req.stance_mode == dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST:
-            top.sort(key=lambda r: (-(r.contradiction_risk > 0), -r.score, r.claim.claim_id))
-        out.results.extend(top)
-        out.results.extend(expanded)
+        if not answered:
+            raise Unavailable(f"shards: none answered ({', '.join(missing)})")
+        if passthrough:
+            return answers[answered[0]]
+        out = merge([answers[shard_id] for shard_id in answered], req, self.judge)
+        out.shards_answered.extend(answered)
+        out.shards_missing.extend(missing)
         out.served_at.GetCurrentTime()
         return out
 

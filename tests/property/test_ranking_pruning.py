@@ -1,5 +1,6 @@
 """Best-first ranking with early stopping returns exactly what scoring every candidate returns: same
-claims, same order, same scores — over random evidence, confidence, validity, edges and weights."""
+claims, same order, same scores — over random evidence, confidence, validity, edges and weights. And one
+shard's answer is its own merge, which is what lets the router pass it on unparsed."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ from hypothesis import strategies as st
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.evidence.builder import EdgeBuilderConfig
+from dash_node.evidence.judge import RuleJudge
+from dash_router.crossshard import merge
 
 WORDS = ("harbour", "crane", "ferry", "tide", "cargo", "storm", "pier", "dock", "quay", "freight")
 DIM = 16
+
+
+NAMES = ("semantic", "lexical", "support", "contradiction_risk", "temporal", "source_quality", "confidence")
 
 
 def _engine(seed: int) -> Engine:
@@ -76,15 +82,6 @@ def engine() -> Iterator[Engine]:
     history=st.booleans(),
 )
 def test_pruned_ranking_equals_exhaustive(engine, query, vector_seed, top_k, weights, mode, history) -> None:
-    names = (
-        "semantic",
-        "lexical",
-        "support",
-        "contradiction_risk",
-        "temporal",
-        "source_quality",
-        "confidence",
-    )
     q = np.random.default_rng(vector_seed).normal(size=DIM).astype("<f4")
     req = dash_pb2.RetrieveRequest(
         tenant_id="t",
@@ -93,7 +90,7 @@ def test_pruned_ranking_equals_exhaustive(engine, query, vector_seed, top_k, wei
         top_k=top_k,
         stance_mode=mode,
         include_history=history,
-        weights=dash_pb2.RankingWeights(**dict(zip(names, weights, strict=True))),
+        weights=dash_pb2.RankingWeights(**dict(zip(NAMES, weights, strict=True))),
     )
     engine.planner.prune = True
     pruned = engine.planner.retrieve(req)
@@ -105,3 +102,40 @@ def test_pruned_ranking_equals_exhaustive(engine, query, vector_seed, top_k, wei
     assert [(r.claim.claim_id, r.score) for r in pruned.results] == [
         (r.claim.claim_id, r.score) for r in full.results
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    query=st.lists(st.sampled_from(WORDS), max_size=3),
+    vector_seed=st.integers(0, 10_000),
+    top_k=st.integers(0, 60),
+    weights=st.lists(st.floats(0, 2), min_size=7, max_size=7),
+    mode=st.sampled_from(
+        (
+            dash_pb2.STANCE_MODE_BALANCED,
+            dash_pb2.STANCE_MODE_CONTRADICTIONS_FIRST,
+            dash_pb2.STANCE_MODE_SUPPORT_ONLY,
+        )
+    ),
+    depth=st.integers(0, 2),
+    explain=st.booleans(),
+)
+def test_one_shards_answer_is_its_own_merge(
+    engine, query, vector_seed, top_k, weights, mode, depth, explain
+) -> None:
+    q = np.random.default_rng(vector_seed).normal(size=DIM).astype("<f4")
+    req = dash_pb2.RetrieveRequest(
+        tenant_id="t",
+        query=" ".join(query),
+        query_embedding=q.tobytes(),
+        top_k=top_k,
+        stance_mode=mode,
+        weights=dash_pb2.RankingWeights(**dict(zip(NAMES, weights, strict=True))),
+        graph=dash_pb2.GraphOptions(depth=depth, max_degree=3),
+        explain=explain,
+    )
+    answer = engine.planner.retrieve(req)
+    merged = merge([answer], req, RuleJudge())
+    assert list(merged.results) == list(answer.results)
+    assert list(merged.explain) == list(answer.explain)
+    assert merged.dropped_by_stance == answer.dropped_by_stance
