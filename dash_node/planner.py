@@ -61,12 +61,36 @@ class RankingWeights:
     min_candidates: int = 50
 
 
+_NO_KEYS, _NO_SIMS = np.empty(0, np.uint64), np.empty(0, np.float32)
+
+
 @dataclass
-class _Candidate:
-    docno: int
-    semantic: float | None = None  # cosine to the query; None: not known yet
-    bm25: float = 0.0
-    rrf: float = 0.0
+class _Candidates:
+    """The first stage's candidates as columns (numpy, one row per distinct docno, ascending): what each
+    index said of them, gathered without a Python object per candidate."""
+
+    docnos: np.ndarray  # uint64
+    semantic: np.ndarray  # cosine to the query; NaN: not known yet
+    bm25: np.ndarray
+    rrf: np.ndarray  # reciprocal-rank fusion of the two lists
+
+    @classmethod
+    def of(
+        cls, lexical: tuple[np.ndarray, np.ndarray], ann: tuple[np.ndarray, np.ndarray], extra: np.ndarray
+    ) -> _Candidates:
+        docnos = np.unique(np.concatenate([lexical[0], ann[0], extra]))
+        n = len(docnos)
+        c = cls(docnos, np.full(n, np.nan), np.zeros(n), np.zeros(n))
+        at = np.searchsorted(docnos, lexical[0])
+        c.bm25[at] = lexical[1]
+        c.rrf[at] += 1 / (60 + np.arange(len(at)))
+        at = np.searchsorted(docnos, ann[0])
+        c.semantic[at] = ann[1]
+        c.rrf[at] += 1 / (60 + np.arange(len(at)))
+        return c
+
+    def __len__(self) -> int:
+        return len(self.docnos)
 
 
 @dataclass
@@ -187,44 +211,35 @@ class Planner:
             allowed = self._prefilter(txn, req)
             stage("prefilter", -1 if allowed is None else len(allowed))
             m = max(w.min_candidates, w.candidate_multiplier * k)
-            found: dict[int, _Candidate] = {}
 
             lex_hits = []
             if req.query.strip():
                 with eng.index_lock:
                     lex_hits = eng.lexical.search(tenant, req.query, m, allowed)
-            for rank, (docno, score) in enumerate(lex_hits):
-                c = found.setdefault(docno, _Candidate(docno))
-                c.bm25 = score
-                c.rrf += 1 / (60 + rank)
+            lexical = (
+                np.fromiter((d for d, _ in lex_hits), np.uint64, len(lex_hits)),
+                np.fromiter((b for _, b in lex_hits), np.float64, len(lex_hits)),
+            )
             stage("bm25", len(lex_hits))
 
             qvec = self._query_vector(req, dim)
-            ann_n = 0
+            ann = _NO_KEYS, _NO_SIMS
             if qvec is not None:
                 with eng.index_lock:
                     tv = eng.vectors.tenant(tenant)
                     if tv is not None and len(tv):
                         allowed_arr = None if allowed is None else np.fromiter(allowed, dtype=np.uint64)
-                        keys, sims = tv.search(qvec, m, allowed_arr)
-                    else:
-                        keys, sims = np.empty(0, np.uint64), np.empty(0, np.float32)
-                ann_n = len(keys)
-                for rank, (docno, sim) in enumerate(zip(keys.tolist(), sims.tolist(), strict=True)):
-                    c = found.setdefault(int(docno), _Candidate(int(docno)))
-                    c.semantic = float(sim)
-                    c.rrf += 1 / (60 + rank)
-            stage("ann", ann_n)
+                        ann = tv.search(qvec, m, allowed_arr)
+            stage("ann", len(ann[0]))
 
-            ent_n = 0
+            extra = _NO_KEYS
             if req.entity_filter and allowed is not None:
                 # The prefilter already holds the claims naming an asked-for entity (and passing the
                 # label filter); the newest m of them become candidates even without a text match.
-                for docno in sorted(allowed, reverse=True)[:m]:
-                    found.setdefault(docno, _Candidate(docno))
-                    ent_n += 1
-            stage("entity_fetch", ent_n)
+                extra = np.asarray(sorted(allowed, reverse=True)[:m], dtype=np.uint64)
+            stage("entity_fetch", len(extra))
 
+            found = _Candidates.of(lexical, ann, extra)
             self._fill_similarities(tenant, found, qvec)
             when = _When.of(req, time.time_ns(), eng.config.temporal.untimed)
             scored, pruned = self._rank(txn, tenant, found, req, w, k, when, seen)
@@ -283,25 +298,25 @@ class Planner:
     def _features(self, txn, tenant: str, docno: int, seen: int) -> Features | None:
         return features_of(self.engine.derived, self.engine.store, txn, tenant, docno, seen)
 
-    def _fill_similarities(self, tenant: str, found: dict[int, _Candidate], qvec: np.ndarray | None) -> None:
+    def _fill_similarities(self, tenant: str, found: _Candidates, qvec: np.ndarray | None) -> None:
         """Cosine to the query for candidates the vector search did not return (lexical or entity hits),
         in one pass over their stored vectors; claims without a vector keep 0."""
-        missing = np.fromiter((d for d, c in found.items() if c.semantic is None), dtype=np.uint64)
-        if qvec is not None and len(missing):
+        unknown = np.isnan(found.semantic)
+        if qvec is not None and unknown.any():
             with self.engine.index_lock:
                 tv = self.engine.vectors.tenant(tenant)
-                keys, sims = tv.similarities(qvec, missing) if tv is not None else ((), ())
-            for docno, sim in zip(np.asarray(keys).tolist(), np.asarray(sims).tolist(), strict=True):
-                found[int(docno)].semantic = float(sim)
-        for c in found.values():
-            if c.semantic is None:
-                c.semantic = 0.0
+                keys, sims = (
+                    tv.similarities(qvec, found.docnos[unknown]) if tv is not None else (_NO_KEYS, _NO_SIMS)
+                )
+            found.semantic[np.searchsorted(found.docnos, keys)] = sims
+            unknown = np.isnan(found.semantic)
+        found.semantic[unknown] = 0.0
 
     def _rank(
         self,
         txn,
         tenant: str,
-        found: dict[int, _Candidate],
+        found: _Candidates,
         req: dash_pb2.RetrieveRequest,
         w: RankingWeights,
         k: int,
@@ -314,31 +329,29 @@ class Planner:
         scoring every candidate gives, with far fewer claims read. (Support-only mode scores all: it must
         count what it drops.) Returns the scored results, best first, and how many were never read."""
 
-        sat = w.bm25_saturation
-        order = sorted(
-            (
-                (
-                    w.semantic * max(c.semantic or 0.0, 0.0)
-                    + w.lexical * (c.bm25 / (c.bm25 + sat) if c.bm25 > 0 else 0.0)
-                    + w.fusion * c.rrf,
-                    c.docno,
-                    c,
-                )
-                for c in found.values()
-            ),
-            key=lambda x: (-x[0], x[1]),
+        bm25 = found.bm25
+        lexical = np.divide(bm25, bm25 + w.bm25_saturation, out=np.zeros(len(found)), where=bm25 > 0)
+        known = w.semantic * np.maximum(found.semantic, 0.0) + w.lexical * lexical + w.fusion * found.rrf
+        order = np.lexsort((found.docnos, -known))
+        rows = zip(
+            known[order].tolist(),
+            found.docnos[order].tolist(),
+            found.semantic[order].tolist(),
+            bm25[order].tolist(),
+            found.rrf[order].tolist(),
+            strict=True,
         )
         headroom = w.support + w.temporal + w.source_quality + w.confidence + 1e-6
         prune = self.prune and req.stance_mode != dash_pb2.STANCE_MODE_SUPPORT_ONLY
         best: list[float] = []  # min-heap of the k best scores so far
         scored: list[_Scored] = []
-        for i, (known, docno, c) in enumerate(order):
-            if prune and len(best) == k and known + headroom < best[0]:
+        for i, (bound, docno, semantic, bm25_score, rrf) in enumerate(rows):
+            if prune and len(best) == k and bound + headroom < best[0]:
                 return self._sorted(scored), len(order) - i
             f = self._features(txn, tenant, docno, seen)
             if f is None or not self._time_ok(f, when):
                 continue
-            s = self._score(c, f, when, w)
+            s = self._score(docno, semantic, bm25_score, rrf, f, when, w)
             scored.append(s)
             if len(best) < k:
                 heapq.heappush(best, s.total)
@@ -407,7 +420,7 @@ class Planner:
                     f = self._features(txn, tenant, docno, seen_gen)
                     if f is None or not self._time_ok(f, when):
                         continue
-                    c = _Candidate(docno, semantic=0.0)
+                    semantic = 0.0
                     if qvec is not None:
                         with self.engine.index_lock:
                             tv = self.engine.vectors.tenant(tenant)
@@ -415,8 +428,8 @@ class Planner:
                                 tv.similarities(qvec, np.asarray([docno], np.uint64)) if tv else ((), ())
                             )
                         if len(keys):
-                            c.semantic = float(np.asarray(sims)[0])
-                    s = self._score(c, f, when, w)
+                            semantic = float(np.asarray(sims)[0])
+                    s = self._score(docno, semantic, 0.0, 0.0, f, when, w)
                     s.from_expansion = True
                     added.append(s)
                     nxt.append(other_id)
@@ -429,20 +442,29 @@ class Planner:
             return self.w
         return replace(self.w, **{f.name: value for f, value in req.weights.ListFields()})
 
-    def _score(self, c: _Candidate, f: Features, when: _When, w: RankingWeights) -> _Scored:
+    def _score(
+        self,
+        docno: int,
+        semantic: float,
+        bm25: float,
+        rrf: float,
+        f: Features,
+        when: _When,
+        w: RankingWeights,
+    ) -> _Scored:
         support_mass, contra_mass = f.support_mass, f.contra_mass
         support = 1 - math.exp(-support_mass)
         risk = contra_mass / (support_mass + contra_mass) if contra_mass > 0 else 0.0
-        lexical = c.bm25 / (c.bm25 + w.bm25_saturation) if c.bm25 > 0 else 0.0
+        lexical = bm25 / (bm25 + w.bm25_saturation) if bm25 > 0 else 0.0
         parts = (
-            w.semantic * max(c.semantic or 0.0, 0.0),
+            w.semantic * max(semantic, 0.0),
             w.lexical * lexical,
             w.support * support,
             w.contradiction_risk * risk,
             w.temporal * self._temporal(f, when),
             w.source_quality * f.quality,
             w.confidence * f.confidence,
-            w.fusion * c.rrf,
+            w.fusion * rrf,
         )
         total = parts[0] + parts[1] + parts[2] - parts[3] + parts[4] + parts[5] + parts[6] + parts[7]
         total = _F32.unpack(_F32.pack(total))[0]  # what the answer carries (a float): all sort alike
@@ -453,7 +475,7 @@ class Planner:
             if support_mass > 0
             else types_pb2.STANCE_NEUTRAL
         )
-        return _Scored(c.docno, f, parts, total, risk, stance)
+        return _Scored(docno, f, parts, total, risk, stance)
 
     @staticmethod
     def _temporal(f: Features, when: _When) -> float:
