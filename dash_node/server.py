@@ -300,6 +300,12 @@ def cluster_token(path: Path | None) -> bytes:
     return os.environ.get("DASH_CLUSTER_TOKEN", "").strip().encode()
 
 
+def _warm_bm25() -> None:
+    from dash_node.index import bm25
+
+    bm25.warm()
+
+
 def main(argv: list[str]) -> int:
     """``dash node serve``: run a node until SIGTERM/SIGINT, then drain and close its replicas."""
     parser = argparse.ArgumentParser(prog="dash node serve", description="serve DASH shard replicas")
@@ -337,6 +343,7 @@ def main(argv: list[str]) -> int:
         membership.start_watch()
     server, port = build_server(host, args.listen, token)
     server.start()
+    threading.Thread(target=_warm_bm25, name="dash-bm25-warm", daemon=True).start()
     address = f"{args.listen.rsplit(':', 1)[0]}:{port}"
     if membership is not None:
         membership.register(address)

@@ -4,7 +4,8 @@ Why not tantivy: making a write searchable in tantivy takes a commit and a reade
 11 ms p50 / 39 ms p95 on this disk (``docs/benchmarks/lexical_choice.json``), so ack-time visibility
 would cap a replica near 50-90 visible writes per second or need a second in-memory tier anyway; the
 WAL already gives durability, so the index only needs to be fast and rebuildable.
-Here a write is searchable the moment it is applied, postings are numpy-scored, and every statistic
+Here a write is searchable the moment it is applied, postings are scored by compiled loops (``bm25``),
+and every statistic
 (document count, average length, document frequency) is per tenant, so one tenant's text can never
 shift another's ranking.
 
@@ -29,10 +30,7 @@ import Stemmer
 
 from dash_node.errors import WalCorruption
 from dash_node.index.snapshot import file_name, read_snapshot, write_snapshot
-from dash_node.index.topk import top_k
 
-K1 = 1.2
-B = 0.75
 MAX_QUERY_TERMS = 256
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -126,6 +124,9 @@ class LexicalIndex:
         self._sig = np.zeros(1024, dtype=np.int64)
         self._tenant_of: dict[int, str] = {}
         self._stale: dict[int, int] = {}  # removed docno -> its last generation
+        # A query's scratch, by docno: the sums (all zero between queries) and the documents touched.
+        self._acc = np.zeros(0)
+        self._touched = np.zeros(0, dtype=np.uint64)
 
     def _grow(self, docno: int) -> None:
         if docno >= len(self._gen):
@@ -191,35 +192,43 @@ class LexicalIndex:
         t = self._tenants.get(tenant_id)
         if t is None or not t.doc_terms or k <= 0:
             return []
+        from dash_node.index.bm25 import K1, B, accumulate, take_best  # numba: imported where it is used
+
         n_docs = len(t.doc_terms)
-        avgdl = max(t.total_len / n_docs, 1e-9)
-        all_docs, all_scores = [], []
+        length_norm = K1 * B / max(t.total_len / n_docs, 1e-9)
+        if len(self._acc) < len(self._gen):
+            self._acc = np.zeros(len(self._gen))
+            self._touched = np.zeros(len(self._gen), dtype=np.uint64)
+        n = 0
         for term in list(dict.fromkeys(self.analyzer.terms(query)))[:MAX_QUERY_TERMS]:
             p = t.postings.get(term)
             df = t.df.get(term, 0)
             if p is None or df <= 0:
                 continue
-            docnos = np.frombuffer(p.docnos, dtype=np.uint64)
-            tf = np.frombuffer(p.tfs, dtype=np.uint32).astype(np.float64)
-            dl = np.frombuffer(p.lens, dtype=np.uint32).astype(np.float64)
-            if p.stale:
-                live = self._gen[docnos] == np.frombuffer(p.gens, dtype=np.uint32)
-                docnos, tf, dl = docnos[live], tf[live], dl[live]
             idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-            # idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / avgdl)), in as few array passes as it takes
-            norm = dl * (K1 * B / avgdl)
-            norm += K1 * (1 - B)
-            norm += tf
-            all_docs.append(docnos)
-            all_scores.append(np.divide(tf * (idf * (K1 + 1)), norm, out=norm))
-        if not all_docs:
-            return []
-        uniq, scores = _sum_by_doc(np.concatenate(all_docs), np.concatenate(all_scores))
+            n = accumulate(
+                np.frombuffer(p.docnos, dtype=np.uint64),
+                np.frombuffer(p.tfs, dtype=np.uint32),
+                np.frombuffer(p.lens, dtype=np.uint32),
+                np.frombuffer(p.gens, dtype=np.uint32),
+                self._gen,
+                p.stale > 0,
+                idf * (K1 + 1),
+                length_norm,
+                self._acc,
+                self._touched,
+                n,
+            )
+        mask = np.zeros(0, dtype=bool)
         if allowed is not None:
-            keep = np.isin(uniq, np.fromiter(allowed, dtype=np.uint64, count=len(allowed)))
-            uniq, scores = uniq[keep], scores[keep]
-        uniq, scores = top_k(uniq, scores, k)
-        return list(zip(uniq.tolist(), scores.tolist(), strict=True))
+            mask = np.zeros(len(self._gen), dtype=bool)
+            wanted = np.fromiter(allowed, dtype=np.uint64, count=len(allowed))
+            mask[wanted[wanted < len(mask)]] = True
+        keys, scores = np.zeros(k, dtype=np.uint64), np.zeros(k)
+        kept = take_best(self._acc, self._touched, n, mask, k, keys, scores)
+        keys, scores = keys[:kept], scores[:kept]
+        order = np.lexsort((keys, -scores))
+        return list(zip(keys[order].tolist(), scores[order].tolist(), strict=True))
 
     # ---- snapshots ---------------------------------------------------------------------------------
 
@@ -294,19 +303,3 @@ class LexicalIndex:
             t.doc_terms[d] = tuple(ts)
             self._tenant_of[d] = tenant_id
         t.total_len = int(self._len[docnos].sum()) if len(docnos) else 0
-
-
-def _sum_by_doc(docs: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct docnos ascending, each one's summed score). Many postings over a narrow docno range (a
-    big tenant's common terms) are summed in a dense array, which costs no sort; few postings are sorted.
-    Both add each document's scores in posting order, so they give the same sums."""
-    if len(docs) == 0:
-        return docs, scores
-    span = int(docs.max()) + 1
-    if span > 4 * len(docs):
-        uniq, inverse = np.unique(docs, return_inverse=True)
-        return uniq, np.bincount(inverse, weights=scores)
-    dense = np.bincount(docs.astype(np.intp), weights=scores, minlength=span)
-    # Every posting scores > 0 (idf > 0, tf >= 1). A boolean mask first: nonzero() over floats is 8x slower.
-    uniq = np.flatnonzero(dense > 0)
-    return uniq.astype(np.uint64), dense[uniq]

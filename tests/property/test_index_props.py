@@ -203,3 +203,31 @@ def test_lexical_top_k_is_the_exhaustive_rankings_prefix(
             ix, _ = LexicalIndex.load(Path(tmp) / "lex")
     text = " ".join(query)
     assert ix.search("t", text, k, allowed) == ix.search("t", text, 1_000, allowed)[:k]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scores=st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.25]) | st.floats(0.01, 10), max_size=120),
+    k=st.integers(1, 40),
+    allow_every=st.integers(1, 4),
+)
+def test_the_compiled_best_k_equals_the_reference_top_k(scores, k, allow_every) -> None:
+    """BM25's compiled heap selection keeps what ``top_k`` keeps, ties at the cut to the lower docno, and
+    leaves the accumulator zeroed for the next query."""
+    from dash_node.index.bm25 import take_best
+    from dash_node.index.topk import top_k
+
+    rng = np.random.default_rng(len(scores))
+    docnos = rng.permutation(np.arange(1, 2 * len(scores) + 2, dtype=np.uint64))[: len(scores)]
+    acc = np.zeros(2 * len(scores) + 2)
+    acc[docnos] = scores
+    allowed = np.zeros(len(acc), dtype=bool)
+    allowed[::allow_every] = True
+    keys, got = np.zeros(k, dtype=np.uint64), np.zeros(k)
+    kept = take_best(acc, docnos, len(docnos), allowed, k, keys, got)
+    order = np.lexsort((keys[:kept], -got[:kept]))
+    mask = allowed[docnos]
+    want_keys, want_scores = top_k(docnos[mask], np.asarray(scores)[mask], k)
+    assert keys[:kept][order].tolist() == want_keys.tolist()
+    assert got[:kept][order].tolist() == want_scores.tolist()
+    assert not acc.any()
