@@ -224,6 +224,9 @@ class LexicalIndex:
             mask = np.zeros(len(self._gen), dtype=bool)
             wanted = np.fromiter(allowed, dtype=np.uint64, count=len(allowed))
             mask[wanted[wanted < len(mask)]] = True
+        if n == 0:
+            return []
+        k = min(k, n)  # a caller may ask for far more than the query matched
         keys, scores = np.zeros(k, dtype=np.uint64), np.zeros(k)
         kept = take_best(self._acc, self._touched, n, mask, k, keys, scores)
         keys, scores = keys[:kept], scores[:kept]
