@@ -60,8 +60,9 @@ from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.metrics import NODE as METRICS
 from dash_node.placement import KEYSPACE, claim_routing_key, document_routing_key
-from dash_node.planner import Planner, RankingWeights, TemporalConfig
+from dash_node.planner import Planner, TemporalConfig
 from dash_node.replication import Feed, file_crc
+from dash_node.scoring import RankingWeights
 from dash_node.store import Store, StoreConfig
 from dash_node.temporal import Validity
 from dash_node.wal import Wal, WalConfig, WalRecord

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import lmdb
+import numpy as np
 
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node.store import Store
@@ -58,6 +59,122 @@ class Features:
     @property
     def timed(self) -> bool:
         return self.valid_from is not None or self.valid_to is not None
+
+
+# Times in the columns are int64 nanoseconds; a missing time is the end of the range it stands for.
+NO_START, NO_END = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
+def in_columns_range(ns: int) -> bool:
+    """Whether a time (ns) fits the columns strictly inside their sentinels (years 1678..2262)."""
+    return NO_START < ns < NO_END
+
+
+@dataclass
+class FeatureColumns:
+    """The features of several claims as numpy columns, one row per claim, so that a query filters and
+    scores its candidates a block at a time instead of one Python object at a time.
+
+    ``plain`` rows are those numpy can judge alone: no successors, and every time inside the int64
+    range (a missing start is ``NO_START``, a missing end ``NO_END``). Other rows keep their Features
+    object in ``objects`` and are judged by the per-claim rules."""
+
+    claim_id: np.ndarray  # object (str)
+    plain: np.ndarray  # bool
+    recorded_at: np.ndarray  # int64
+    valid_from: np.ndarray
+    valid_to: np.ndarray
+    event_time: np.ndarray
+    has_event: np.ndarray  # bool
+    timed: np.ndarray  # bool
+    confidence: np.ndarray  # float64
+    quality: np.ndarray
+    support_mass: np.ndarray
+    contra_mass: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> FeatureColumns:
+        return cls(
+            claim_id=np.full(n, "", dtype=object),
+            plain=np.zeros(n, bool),
+            recorded_at=np.full(n, NO_START, np.int64),
+            valid_from=np.full(n, NO_START, np.int64),
+            valid_to=np.full(n, NO_END, np.int64),
+            event_time=np.zeros(n, np.int64),
+            has_event=np.zeros(n, bool),
+            timed=np.zeros(n, bool),
+            confidence=np.zeros(n),
+            quality=np.zeros(n),
+            support_mass=np.zeros(n),
+            contra_mass=np.zeros(n),
+        )
+
+    @classmethod
+    def of(cls, features: list[Features]) -> FeatureColumns:
+        cols = cls.empty(len(features))
+        for i, f in enumerate(features):
+            cols.set(i, f)
+        return cols
+
+    def __len__(self) -> int:
+        return len(self.claim_id)
+
+    def set(self, i: int, f: Features) -> None:
+        times = (f.recorded_at, f.valid_from, f.valid_to, f.event_time)
+        plain = not f.successors and all(t is None or in_columns_range(t) for t in times)
+        self.plain[i] = plain
+        self.claim_id[i] = f.claim_id
+        self.recorded_at[i] = f.recorded_at if plain and f.recorded_at is not None else NO_START
+        self.valid_from[i] = f.valid_from if plain and f.valid_from is not None else NO_START
+        self.valid_to[i] = f.valid_to if plain and f.valid_to is not None else NO_END
+        self.event_time[i] = f.event_time if plain and f.event_time is not None else 0
+        self.has_event[i] = f.event_time is not None
+        self.timed[i] = f.timed
+        self.confidence[i] = f.confidence
+        self.quality[i] = f.quality
+        self.support_mass[i] = f.support_mass
+        self.contra_mass[i] = f.contra_mass
+
+    def take(self, rows: np.ndarray) -> FeatureColumns:
+        return FeatureColumns(*(getattr(self, name)[rows] for name in _COLUMNS))
+
+
+_COLUMNS = tuple(FeatureColumns.__dataclass_fields__)
+
+
+class FeatureTable:
+    """The cached features by docno, as columns (``FeatureColumns`` plus a ``present`` flag). It grows
+    by doubling to the largest docno seen; docnos are dense per shard, so it costs ~90 bytes a claim."""
+
+    def __init__(self) -> None:
+        self._cols = FeatureColumns.empty(0)
+        self._present = np.zeros(0, bool)
+
+    def set(self, docno: int, f: Features) -> None:
+        if docno >= len(self._present):
+            n = max(1024, 2 * len(self._present), docno + 1)
+            grown = FeatureColumns.empty(n)
+            for name in _COLUMNS:
+                getattr(grown, name)[: len(self._present)] = getattr(self._cols, name)
+            self._cols = grown
+            self._present = np.concatenate([self._present, np.zeros(n - len(self._present), bool)])
+        self._cols.set(docno, f)
+        self._present[docno] = True
+
+    def unset(self, docno: int) -> None:
+        if docno < len(self._present):
+            self._present[docno] = False
+
+    def clear(self) -> None:
+        self._present[:] = False
+
+    def gather(self, docnos: np.ndarray) -> tuple[FeatureColumns, np.ndarray]:
+        """The rows of ``docnos`` and which of them are present (the others hold nothing useful)."""
+        inside = docnos < len(self._present)
+        rows = np.where(inside, docnos, 0).astype(np.intp)
+        if len(self._present) == 0:
+            return FeatureColumns.empty(len(docnos)), np.zeros(len(docnos), bool)
+        return self._cols.take(rows), self._present[rows] & inside
 
 
 def quality(ev: types_pb2.Evidence) -> float:
@@ -207,6 +324,7 @@ class ClaimCache:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._values: dict[str, dict[int, Any]] = {kind: {} for kind in kinds}
+        self._table = FeatureTable()  # the "features" values again, as columns
         self._docno_of: dict[ClaimKey, int] = {}
         self._dependents: dict[ClaimKey, set[ClaimKey]] = {}
         self._generation = 0
@@ -226,6 +344,11 @@ class ClaimCache:
     def get(self, kind: str, docno: int) -> Any | None:
         return self._values[kind].get(docno)
 
+    def gather_features(self, docnos: np.ndarray) -> tuple[FeatureColumns, np.ndarray]:
+        """The cached features of ``docnos`` as columns, and which of them were cached."""
+        with self._lock:
+            return self._table.gather(docnos)
+
     def put(self, kind: str, docno: int, claim: ClaimKey, value: Any, deps: Iterable[str], seen: int) -> None:
         """Keep ``value`` unless the claim or a dependency changed after generation ``seen``."""
         tenant = claim[0]
@@ -236,6 +359,8 @@ class ClaimCache:
             if len(self._docno_of) >= self.max_entries or len(self._dependents) >= 2 * self.max_entries:
                 self._clear()
             self._values[kind][docno] = value
+            if kind == "features":
+                self._table.set(docno, value)
             self._docno_of[claim] = docno
             for k in keys:
                 self._dependents.setdefault(k, set()).add(claim)
@@ -265,6 +390,7 @@ class ClaimCache:
     def _clear(self) -> None:
         for values in self._values.values():
             values.clear()
+        self._table.clear()
         self._docno_of.clear()
         self._dependents.clear()
 
@@ -273,6 +399,7 @@ class ClaimCache:
         if docno is not None:
             for values in self._values.values():
                 values.pop(docno, None)
+            self._table.unset(docno)
 
 
 def successor_end(f: Features, known: int, include_history: bool) -> float | None:

@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2  # noqa: E402
 from dash_client.types import claim_input  # noqa: E402
 from dash_node.engine import Engine, EngineConfig  # noqa: E402
-from dash_node.planner import RankingWeights  # noqa: E402
+from dash_node.scoring import RankingWeights  # noqa: E402
 from dash_node.wal import WalConfig  # noqa: E402
 from scripts.evalkit import code_state  # noqa: E402
 

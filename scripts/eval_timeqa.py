@@ -52,7 +52,7 @@ from dash_client._pb.dash.v1 import dash_pb2, types_pb2  # noqa: E402
 from dash_node.engine import Engine, EngineConfig  # noqa: E402
 from dash_node.errors import InvalidArgument  # noqa: E402
 from dash_node.extract import ExtractedClaim  # noqa: E402
-from dash_node.planner import RankingWeights  # noqa: E402
+from dash_node.scoring import RankingWeights  # noqa: E402
 from dash_node.validation import ts_key  # noqa: E402
 from dash_node.wal import WalConfig  # noqa: E402
 from scripts.evalkit import code_state  # noqa: E402

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
+from usearch.index import Index, ScalarKind
 
 from dash_node.errors import InvalidArgument, WalCorruption
 from dash_node.index.snapshot import file_name, read_snapshot, write_snapshot
@@ -191,12 +191,19 @@ class TenantVectors:
             in_graph = in_graph[np.asarray(self._index.contains(in_graph), dtype=bool).reshape(-1)]
             if len(in_graph):
                 parts_k.append(in_graph)
-                parts_v.append(
-                    np.asarray(self._index.get(in_graph), dtype=np.float32).reshape(len(in_graph), self.dim)
-                )
+                parts_v.append(self._rows(in_graph))
         if not parts_k:
             return np.empty(0, np.uint64), np.empty((0, self.dim), np.float32)
         return np.concatenate(parts_k), np.concatenate(parts_v)
+
+    def _rows(self, keys: np.ndarray) -> np.ndarray:
+        """The graph's float32 rows of ``keys`` (all present). usearch's ``Index.get`` wraps every row in
+        Python (a view per key, then a tuple to stack): ~2.5 µs a key, most of the cost of the similarity
+        look-ups a query makes. The compiled call under it, asked for float32, converts in C++ (usearch is
+        pinned; a test compares the two)."""
+        return np.concatenate(self._index._compiled.get_many(keys, ScalarKind.F32)).reshape(
+            len(keys), self.dim
+        )
 
     def _exact(self, q: np.ndarray, k: int, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force cosine over `candidates` (deduplicated, present-only): exact for small prefilters."""

@@ -243,3 +243,17 @@ def test_equal_vectors_tied_at_the_cut_keep_the_lowest_keys() -> None:
     t.upsert(np.arange(1000, 1350, dtype=np.uint64), np.concatenate([x, same]))
     keys, _ = t.search(x[0], 5)
     assert keys.tolist() == [1000, 1050, 1051, 1052, 1053]
+
+
+@pytest.mark.parametrize("dtype", ["f16", "f32"])
+def test_rows_read_in_one_call_equal_usearchs_get(dtype: str) -> None:
+    """The similarity look-ups read rows through usearch's compiled call; they must be exactly what its
+    public ``get`` returns (the pinned usearch's layout, at either precision)."""
+    x = clustered(300, 13)
+    t = TenantVectors(DIM, VectorConfig(dtype=dtype, exact_search_below=0))
+    t.upsert(np.arange(300, dtype=np.uint64), x)
+    while t.merge(100):
+        pass
+    keys = np.array([299, 0, 17, 17, 150], dtype=np.uint64)
+    public = np.asarray(t._index.get(keys), dtype=np.float32).reshape(len(keys), DIM)
+    assert np.array_equal(t._rows(keys), public)
