@@ -1,8 +1,9 @@
 """Automatic failover: the most up-to-date live follower takes over a shard whose leader is gone.
 
-Every node runs this in its membership loop. When a shard it holds a replica of has a leader without a
-live registration (the leader's lease expired: it died, or it is cut off from etcd), each live replica
-asks the others how far they got; the one furthest ahead (ties: the lowest node id) writes the new
+Every node runs this in its membership loop, woken by placement changes (a leader's registration goes
+when its lease expires): an idle cluster costs it nothing. When a shard it holds a replica of has a
+leader without a live registration (it died, or it is cut off from etcd), each live replica asks the
+others how far they got; the one furthest ahead (ties: the lowest node id) writes the new
 placement — itself as leader, epoch + 1 — in one etcd transaction that holds only if the shard's key is
 unchanged, so at most one promotion per epoch can win. A write acknowledged `replicated` is on a
 majority of the replicas, so the replica furthest ahead among any majority holds it.
@@ -30,30 +31,50 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHECK_INTERVAL_S = 0.05
+CHECK_INTERVAL_S = 0.05  # between attempts while a shard held here stays leaderless
 PEER_TIMEOUT_S = 0.5
 
 
 class Failover:
     """Watches for leaderless shards this node holds a replica of, and promotes the right replica."""
 
-    def __init__(self, host: ShardHost, store: PlacementStore, watcher: PlacementWatcher) -> None:
+    def __init__(
+        self,
+        host: ShardHost,
+        store: PlacementStore,
+        watcher: PlacementWatcher,
+        interval: float = CHECK_INTERVAL_S,
+    ) -> None:
         self.host = host
         self.store = store
         self.watcher = watcher
+        self.interval = interval
+        self._changed = asyncio.Event()
+        self._changed.set()  # the placement loaded before ``run`` starts is a change too
+
+    def placement_changed(self) -> None:
+        """Called (on the membership loop) after every placement change."""
+        self._changed.set()
 
     async def run(self) -> None:
+        """Sleep until placement changes; then, while a shard held here has no live leader, try to
+        promote every ``interval`` (an attempt can be deferred: a peer that does not answer, our own
+        lease not current, too few replicas live)."""
         while True:
-            await asyncio.sleep(CHECK_INTERVAL_S)
-            if not self.host.lease_current():
-                continue  # cut off from etcd ourselves: not the one to take over
-            pm = self.watcher.current
-            for shard in list(pm.shards.values()):
-                if self._orphaned(shard, pm):
-                    try:
-                        await self._try_promote(shard, pm)
-                    except Exception:
-                        log.exception("promotion attempt for shard %s failed", shard.shard_id)
+            await self._changed.wait()
+            self._changed.clear()  # before reading placement: a change from now on wakes us again
+            while True:
+                pm = self.watcher.current
+                orphans = [s for s in list(pm.shards.values()) if self._orphaned(s, pm)]
+                if not orphans:
+                    break
+                if self.host.lease_current():  # cut off from etcd ourselves: not the one to take over
+                    for shard in orphans:
+                        try:
+                            await self._try_promote(shard, pm)
+                        except Exception:
+                            log.exception("promotion attempt for shard %s failed", shard.shard_id)
+                await asyncio.sleep(self.interval)
 
     def _orphaned(self, shard: ShardPlacement, pm: PlacementMap) -> bool:
         me = self.host.node_id

@@ -17,7 +17,7 @@ import time
 from dash_node.etcd_placement import PlacementStore, PlacementWatcher
 from dash_node.failover import Failover
 from dash_node.host import ShardHost
-from dash_node.placement import NodeInfo
+from dash_node.placement import NodeInfo, PlacementMap
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Membership:
         # Separate connections: a watch that breaks must not tear down the lease keepalive, and back.
         # Calls on the lease must give up well inside the TTL, so a dead etcd member is left in time.
         self.store = PlacementStore(etcd, timeout=max(lease_ttl / 4, 0.5))
-        self.watcher = PlacementWatcher(PlacementStore(etcd), on_change=host.apply_placement)
+        self.watcher = PlacementWatcher(PlacementStore(etcd), on_change=self._placement_changed)
         self.lease_ttl = lease_ttl
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="dash-membership", daemon=True)
@@ -57,6 +57,10 @@ class Membership:
         self.info = NodeInfo(self.host.node_id, address, metrics_address, os.getpid())
         self._tasks.append(self._submit(self._keep_registered()))
         self._tasks.append(self._submit(self.failover.run()))
+
+    def _placement_changed(self, pm: PlacementMap) -> None:
+        self.host.apply_placement(pm)
+        self.failover.placement_changed()
 
     def lease_current(self) -> bool:
         return time.monotonic() < self._valid_until
