@@ -10,6 +10,7 @@ in ``<out>/bench.md``. Progress goes to stderr; ``--json`` prints the result on 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import signal
 import sys
@@ -50,6 +51,9 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the local cluster is stopped rather than left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if not (args.no_plots or args.soak) and importlib.util.find_spec("matplotlib") is None:
+        # Said now, not after a run that can take half an hour.
+        p.error("--no-plots, or install the bench extra for the plots (pip install -e '.[bench]')")
     if args.soak and args.router:
         p.error("--soak starts its own cluster (it samples the processes' memory and disk): drop --router")
     profile = PROFILES[args.profile]
