@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from dash_client._pb.dash.v1 import wal_pb2
+from dash_node import heap
 from dash_node.evidence.builder import EdgeBuilder, Searcher
 from dash_node.store import Store, StoreConfig
 
@@ -100,6 +101,7 @@ class Worker:
 
 def serve(conn: Connection, state_dir: str, store_config: StoreConfig, builder: EdgeBuilder) -> None:
     """The worker's loop (runs in the child)."""
+    heap.freeze_after_full_collections()
     store = Store(Path(state_dir), store_config, readonly=True)
 
     def search(tenant: str, vectors: list[bytes], k: int) -> list[list[tuple[int, float]]]:
