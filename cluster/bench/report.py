@@ -134,6 +134,12 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
                 ),
             )
     row(
+        "machine alone: slow episodes per s, share of time in them, slowdown (jitter.py)",
+        lambda r: "{episodes_per_s} / {time_in_episodes} / {slowdown_in_episodes}x".format(
+            **r["machine"]["jitter"]
+        ),
+    )
+    row(
         "ids-only fan-out floor, top-50 sequential: p50 / p95 / p99",
         lambda r: _ppp(r["floor"]),
     )

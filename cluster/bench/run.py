@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from cluster.bench import floor, measure
+from cluster.bench import floor, jitter, measure
 from cluster.bench.corpus import generate
 from cluster.bench.soak import soak
 from cluster.local import ClusterSpec, LocalCluster
@@ -36,6 +36,7 @@ class Profile:
     freshness_probes: int = 200
     with_peers: bool = False
     layout: str = ""  # "NODESxSHARDS" when run on another cluster shape than the profile's own
+    jitter_s: float = 20.0  # how long the machine's own slow episodes are timed (see jitter.py)
 
 
 def with_layout(profile: Profile, layout: str) -> Profile:
@@ -139,6 +140,8 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
             drain=drain,
         )
     result["freshness"] = measure.freshness(target, TENANT, profile.freshness_probes, embedder.embed)
+    # The cluster is idle here: how often the machine itself slows down, to read the latency tails by.
+    result.setdefault("machine", {})["jitter"] = jitter.measure(profile.jitter_s)
     lat = result.setdefault("retrieval", {})
     for k in (10, 50):
         for c in CONCURRENCY:

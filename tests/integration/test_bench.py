@@ -15,7 +15,9 @@ from cluster.bench.corpus import generate
 from cluster.bench.measure import ndcg_at_10
 from cluster.bench.run import PROFILES, Profile, run, with_layout
 
-TINY = Profile("tiny", 400, 20, nodes=2, shards=2, replicas=2, sample=100, requests=20, freshness_probes=10)
+TINY = Profile(
+    "tiny", 400, 20, nodes=2, shards=2, replicas=2, sample=100, requests=20, freshness_probes=10, jitter_s=1.0
+)
 
 
 def test_corpus_has_structure_and_graded_queries() -> None:
@@ -60,6 +62,8 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
         sum(v for n, v in cpu.items() if n != "total"), abs=0.05
     )
     assert cpu["router"] > 0 and cpu["n1"] + cpu["n2"] > 0
+    machine = result["machine"]["jitter"]
+    assert machine["seconds"] >= 1.0 and machine["unit_ms_p50"] > 0 and 0 <= machine["time_in_episodes"] < 1
     floor_cpu = result["floor"]["cpu_ms_per_query"]
     assert set(floor_cpu) == {"shard0", "shard1", "router", "total"} and floor_cpu["total"] > 0
     # Searched exactly (a small tenant), over half-precision vectors: the float32 truth differs only where
