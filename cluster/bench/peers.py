@@ -161,16 +161,18 @@ def compare(
     warmup: int = 20,
     max_queries: int = 100,
     budget_s: float = 120.0,
-    rounds: int = 3,
+    rounds: int = 10,
     peers: Sequence[type[Peer]] = PEERS,
 ) -> dict:
     """Each peer's build time, sequential top-k latency and recall@k, beside DASH's latency and recall
     on the same queries (``dash_search`` is a vector-only query through DASH's router).
 
-    This machine's speed drifts by up to 1.6x between hours, so DASH and each peer take turns: ``rounds``
-    passes over the queries each, alternating, and the ratio is DASH's p50 over the passes beside that
-    peer to the peer's p50. A peer that needs more than ``budget_s`` in all is timed on the queries it
-    answered in its share of that time (``n``)."""
+    This machine's speed drifts by up to 1.6x between hours, and from minute to minute (DASH's p50 beside
+    one peer was twice its p50 beside another in the same run), so DASH and each peer take turns:
+    ``rounds`` passes over the queries each, alternating (a pass of a fast system takes well under a
+    second), and the ratio is DASH's p50 over the passes beside that peer to the peer's p50. The ratio
+    of each round is kept too, to show how much it moves. A peer that needs more than ``budget_s`` in
+    all is timed on the queries it answered in its share of that time (``n``)."""
     qvecs = qvecs[:max_queries]
     exact = qvecs @ vectors.T
     truth = [{ids[j] for j in np.argpartition(-exact[i], k)[:k]} for i in range(len(qvecs))]
@@ -209,12 +211,13 @@ def compare(
                 peer.build(ids, vectors, texts)
                 build_s = round(time.perf_counter() - t0, 2)
                 warm(peer.search)
-                beside, ms, hits = [], [], 0
+                beside, ms, hits, per_round = [], [], 0, []
                 for _ in range(rounds):
-                    got, h = timed(peer.search, budget_s / rounds)
-                    ms, hits = ms + got, hits + h
-                    got, h = timed(dash_search, float("inf"))
-                    beside, dash_ms, dash_hits = beside + got, dash_ms + got, dash_hits + h
+                    theirs, h = timed(peer.search, budget_s / rounds)
+                    ms, hits = ms + theirs, hits + h
+                    ours, h = timed(dash_search, float("inf"))
+                    beside, dash_ms, dash_hits = beside + ours, dash_ms + ours, dash_hits + h
+                    per_round.append(round(float(np.median(ours) / np.median(theirs)), 2))
                 dash_p50 = float(np.percentile(beside, 50))
                 out[cls.__name__.lower()] = {
                     "name": cls.name,
@@ -222,6 +225,7 @@ def compare(
                     **row(ms, hits),
                     "dash_p50_beside_ms": round(dash_p50, 3),
                     "dash_p50_ratio": round(dash_p50 / float(np.percentile(ms, 50)), 2),
+                    "dash_p50_ratio_per_round": per_round,
                 }
             except Exception as exc:  # a peer that fails is reported, not fatal to the run
                 out[cls.__name__.lower()] = {"name": cls.name, "error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -178,7 +178,7 @@ def _peers_table(name: str, r: dict) -> list[str]:
         f"run of {r['started_at'][:10]} at {r['git']})",
         "",
         "| system | ingest s | queries | p50 ms | p95 ms | recall@10 | DASH p50 beside it, ms "
-        "| DASH p50 / its p50 |",
+        "| DASH p50 / its p50 (range over rounds) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for key, row in r["peers"].items():
@@ -189,9 +189,16 @@ def _peers_table(name: str, r: dict) -> list[str]:
             f"| {row['name']} | {row.get('ingest_s', r['ingest']['leader_client_vectors']['seconds'])} "
             f"| {row['n']} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['recall_at_10']} "
             f"| {row.get('dash_p50_beside_ms', '')} "
-            f"| {row.get('dash_p50_ratio', '') if key != 'dash' else ''} |"
+            f"| {_ratio(row) if key != 'dash' else ''} |"
         )
     return out
+
+
+def _ratio(row: dict) -> str:
+    """DASH's p50 over the peer's, with the range of the per-round ratios when the run kept them."""
+    rounds = row.get("dash_p50_ratio_per_round")
+    spread = f" (rounds {min(rounds)} to {max(rounds)})" if rounds else ""
+    return f"{row.get('dash_p50_ratio', '')}{spread}"
 
 
 def _ppp(s: dict) -> str:

@@ -137,7 +137,16 @@ def test_the_peers_tables_come_from_the_last_run_that_had_peers(tmp_path) -> Non
         r = {"profile": {"name": name, "claims": 100}, "corpus": {"claims": 100}, "started_at": started}
         r["git"] = "abc"
         if peers:
-            r["peers"] = {"dash": {"name": "DASH", "n": 5, "p50_ms": 2.0, "p95_ms": 3.0, "recall_at_10": 1.0}}
+            row = {"n": 5, "p50_ms": 2.0, "p95_ms": 3.0, "recall_at_10": 1.0}
+            r["peers"] = {
+                "dash": {"name": "DASH", **row},
+                "chroma": {
+                    "name": "chromadb",
+                    **row,
+                    "dash_p50_ratio": 3.0,
+                    "dash_p50_ratio_per_round": [3.5, 2.5],
+                },
+            }
             r["ingest"] = {"leader_client_vectors": {"seconds": 1.0}}
         return r
 
@@ -148,4 +157,5 @@ def test_the_peers_tables_come_from_the_last_run_that_had_peers(tmp_path) -> Non
     assert report.latest(tmp_path)["p"]["started_at"] == "2026-01-02T00"  # the newest run's figures
     md = report.markdown(report.latest(tmp_path), report.latest(tmp_path, with_peers=True))
     assert "## Peers, profile `p`" in md and "run of 2026-01-01" in md
+    assert "| 3.0 (rounds 2.5 to 3.5) |" in md
     assert "## Peers" not in report.markdown(report.latest(tmp_path))

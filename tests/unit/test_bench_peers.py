@@ -77,6 +77,7 @@ def test_dash_and_each_peer_alternate_and_the_ratio_uses_the_passes_beside_it(cl
     row = out["exact"]
     assert row["n"] == 3 * len(QUERIES) and row["recall_at_10"] == 1.0
     assert (row["p50_ms"], row["dash_p50_beside_ms"], row["dash_p50_ratio"]) == (1.0, 3.0, 3.0)
+    assert row["dash_p50_ratio_per_round"] == [3.0, 3.0, 3.0]
     # One pass of its own, then one beside each of the peer's three; the failed peer ran none.
     assert out["dash"]["n"] == 4 * len(QUERIES) and out["dash"]["recall_at_10"] == 0.9
     # warm-up, pass | peer warm-up, pass | DASH pass | peer | DASH | peer | DASH
