@@ -99,7 +99,12 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--connectivity", type=int, default=VectorConfig.connectivity)
     ap.add_argument("--expansion-add", type=int, default=VectorConfig.expansion_add)
-    ap.add_argument("--expansion-search", type=int, default=VectorConfig.expansion_search)
+    ap.add_argument(
+        "--expansion-search",
+        type=int,
+        default=VectorConfig.expansion_search,
+        help="the breadth of large graphs; smaller ones search narrower (VectorConfig.expansion_for)",
+    )
     ap.add_argument("--dtype", default=VectorConfig.dtype, choices=("f32", "f16"))
     ap.add_argument("--data", default="clustered", choices=("clustered", "corpus"))
     ap.add_argument(

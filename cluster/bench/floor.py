@@ -71,7 +71,7 @@ def _shard(vectors: Path, start: int, end: int, port_file: Path) -> None:
         dtype=cfg.dtype,
         connectivity=cfg.connectivity,
         expansion_add=cfg.expansion_add,
-        expansion_search=cfg.expansion_search,
+        expansion_search=cfg.expansion_for(end - start),  # as wide as a DASH shard of this size
     )
     index.add(np.arange(start, end, dtype=np.uint64), np.ascontiguousarray(data, dtype=np.float32))
 

@@ -257,3 +257,33 @@ def test_rows_read_in_one_call_equal_usearchs_get(dtype: str) -> None:
     keys = np.array([299, 0, 17, 17, 150], dtype=np.uint64)
     public = np.asarray(t._index.get(keys), dtype=np.float32).reshape(len(keys), DIM)
     assert np.array_equal(t._rows(keys), public)
+
+
+def test_search_breadth_grows_with_the_graph() -> None:
+    cfg = VectorConfig()
+    assert cfg.expansion_for(1_000) == cfg.expansion_for(cfg.expansion_min_upto) == cfg.expansion_search_min
+    assert cfg.expansion_for(cfg.expansion_full_from) == cfg.expansion_for(10**7) == cfg.expansion_search
+    sizes = np.geomspace(cfg.expansion_min_upto, cfg.expansion_full_from, 20).astype(int)
+    breadths = [cfg.expansion_for(int(n)) for n in sizes]
+    assert breadths == sorted(breadths) and len(set(breadths)) > 5  # grows step by step, never back
+    assert cfg.expansion_search_min < cfg.expansion_for(160_000) < cfg.expansion_search
+
+
+def test_a_growing_graph_is_searched_wider_unless_the_breadth_is_pinned() -> None:
+    cfg = VectorConfig(
+        exact_search_below=0, expansion_search_min=16, expansion_min_upto=100, expansion_full_from=400
+    )
+    t = TenantVectors(DIM, cfg)
+    x = clustered(600, 4)
+    keys = np.arange(600, dtype=np.uint64)
+    seen = []
+    for end in (100, 200, 400, 600):
+        t.upsert(keys[len(t) : end], x[len(t) : end])
+        t.merge(t.pending)
+        got, _ = t.search(x[0], 5)
+        assert got[0] == 0
+        seen.append(t._index.expansion_search)
+    assert seen[0] == 16 and seen[2] == seen[3] == cfg.expansion_search and 16 < seen[1] < seen[2]
+    t.set_search_expansion(40)
+    t.search(x[0], 5)
+    assert t._index.expansion_search == 40
