@@ -299,18 +299,33 @@ def quality(
 # ---- resources ------------------------------------------------------------------------------------
 
 
-def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
-    """Each live process's peak resident set (VmHWM), in MB."""
+def _status_mb(pids: dict[str, int], *fields: str) -> dict[str, dict[str, float]]:
+    """``fields`` of each live process's ``/proc/PID/status`` (kB there), in MB."""
     out = {}
     for name, pid in sorted(pids.items()):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        m = re.search(r"VmHWM:\s+(\d+) kB", status)
-        if m:
-            out[name] = round(int(m.group(1)) / 1024, 1)
+        found = {f: re.search(rf"^{f}:\s+(\d+) kB", status, re.M) for f in fields}
+        if all(found.values()):
+            out[name] = {f: round(int(m.group(1)) / 1024, 1) for f, m in found.items()}
     return out
+
+
+def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    """Each live process's peak resident set (VmHWM), in MB."""
+    return {name: v["VmHWM"] for name, v in _status_mb(pids, "VmHWM").items()}
+
+
+def rss_split_mb(pids: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Each live process's resident memory now, split into anonymous pages (heap: the indexes, caches,
+    Python objects) and file-backed ones (mostly the LMDB map, which the kernel can drop and read back),
+    in MB. The peak (``peak_rss_mb``) counts both, so it overstates what a node must keep in memory."""
+    return {
+        name: {"anon": v["RssAnon"], "file": v["RssFile"]}
+        for name, v in _status_mb(pids, "RssAnon", "RssFile").items()
+    }
 
 
 def cpu_ms(pids: dict[str, int]) -> dict[str, float]:

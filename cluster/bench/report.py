@@ -163,6 +163,7 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
         lambda r: "{ndcg_at_10_dash} / {ndcg_at_10_dense_only}".format(**r["quality"]),
     )
     row("peak RSS MB (max node / router)", lambda r: _rss(r["resources"]["peak_rss_mb"]))
+    row("RSS MB at the end, max node: heap (anonymous) / file-backed (LMDB map)", _rss_split)
     row("disk bytes per claim per replica", lambda r: r["resources"]["disk_bytes_per_claim_per_replica"])
     row("restart after SIGKILL, s to serving", lambda r: r["restart"]["seconds_to_serving"])
     for name, r in (runs if peer_runs is None else peer_runs).items():
@@ -199,6 +200,11 @@ def _ratio(row: dict) -> str:
     rounds = row.get("dash_p50_ratio_per_round")
     spread = f" (rounds {min(rounds)} to {max(rounds)})" if rounds else ""
     return f"{row.get('dash_p50_ratio', '')}{spread}"
+
+
+def _rss_split(r: dict) -> str:
+    nodes = [v for name, v in r["resources"]["rss_mb_now"].items() if name.startswith("n")]
+    return f"{max(v['anon'] for v in nodes):,.0f} / {max(v['file'] for v in nodes):,.0f}"
 
 
 def _ppp(s: dict) -> str:

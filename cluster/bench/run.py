@@ -187,6 +187,7 @@ def _resources(c: LocalCluster, claims: int) -> dict:
     replicas = c.spec.replicas
     return {
         "peak_rss_mb": measure.peak_rss_mb(c.state.pids),
+        "rss_mb_now": measure.rss_split_mb(c.state.pids),
         "disk_bytes_total": total,
         "disk_bytes_per_node": per_node,
         # Every claim is stored once per replica; this is the cost of one copy.

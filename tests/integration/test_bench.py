@@ -76,6 +76,9 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
         0 < result["quality"]["ndcg_at_10_dash"] <= 1 and 0 < result["quality"]["ndcg_at_10_dense_only"] <= 1
     )
     assert {"n1", "n2", "router"} <= set(result["resources"]["peak_rss_mb"])
+    now = result["resources"]["rss_mb_now"]
+    assert {"n1", "n2", "router"} <= set(now) and all(v["anon"] > 0 and v["file"] > 0 for v in now.values())
+    assert now["n1"]["anon"] + now["n1"]["file"] <= result["resources"]["peak_rss_mb"]["n1"] + 1
     assert result["resources"]["disk_bytes_per_claim_per_replica"] > 0
     restart = result["restart"]
     assert restart["seconds_to_serving"] > 0 and restart["replicas"]
