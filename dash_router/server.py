@@ -29,6 +29,7 @@ from dash_node import validation as v
 from dash_node.errors import DashError
 from dash_node.server import CODES, MAX_MESSAGE_BYTES
 from dash_node.wire import Undecodable, lenient_decoder
+from dash_router import eventloop
 from dash_router.admission import Admission, AdmissionConfig, Overloaded
 from dash_router.audit import AuditLog, load_key
 from dash_router.auth import Authenticator, load_authenticator
@@ -276,7 +277,7 @@ def main(argv: list[str]) -> int:
     provider = telemetry.setup_tracing("dash-router")
     heap.freeze_after_full_collections()  # the judge's caches: see dash_node.heap
     try:
-        asyncio.run(serve(args, auth, token, audit, admission))
+        eventloop.run(serve(args, auth, token, audit, admission))
     finally:
         if audit is not None:
             audit.close()

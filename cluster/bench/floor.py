@@ -30,6 +30,7 @@ import numpy as np
 
 from cluster.bench.measure import cpu_ms, cpu_per_request, percentiles
 from dash_node.index.vector import VectorConfig
+from dash_router import eventloop
 
 METHOD = "/dash.bench.Floor/Search"
 _HIT = np.dtype([("key", "<u8"), ("score", "<f4")])
@@ -82,7 +83,7 @@ def _shard(vectors: Path, start: int, end: int, port_file: Path) -> None:
         out["key"], out["score"] = m.keys, 1.0 - np.asarray(m.distances)
         return out.tobytes()
 
-    asyncio.run(_serve(search, port_file))
+    eventloop.run(_serve(search, port_file))
 
 
 def _router(shards: list[str], port_file: Path) -> None:
@@ -97,7 +98,7 @@ def _router(shards: list[str], port_file: Path) -> None:
 
         await _serve(search, port_file)
 
-    asyncio.run(main())
+    eventloop.run(main())
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from cluster.local import ClusterSpec, LocalCluster
 from cluster.replicas import placement
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
 from dash_node.embedding import default_embedder
+from dash_router import eventloop
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,12 @@ def run(
     profile = replace(profile, with_peers=with_peers)
     result: dict = {
         "profile": asdict(profile),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "host": platform.node()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "host": platform.node(),
+            "event_loop": eventloop.name(),  # the router's and the floor's
+        },
         "git": _git_commit(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
