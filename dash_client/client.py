@@ -200,9 +200,13 @@ class _Base:
             ("grpc.max_send_message_length", cfg.max_message_bytes),
             ("grpc.max_receive_message_length", cfg.max_message_bytes),
         ]
+        self._channel, self._stub = self._connect(cfg, options)
+
+    def _connect(self, cfg: ClientConfig, options: list[tuple[str, Any]]) -> tuple[Any, Any]:
+        """The channel (what ``close`` closes) and the stub the calls go through."""
         # Traced when tracing is configured (W3C context to the router); unchanged otherwise.
-        self._channel = instrument_channel(type(self)._new_channel(cfg.target, cfg.tls, options))
-        self._stub = dash_pb2_grpc.DashStub(self._channel)
+        channel = instrument_channel(type(self)._new_channel(cfg.target, cfg.tls, options))
+        return channel, dash_pb2_grpc.DashStub(channel)
 
     def _tenant(self, tenant: str | None) -> str:
         return self.config.tenant if tenant is None else tenant

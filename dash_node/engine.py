@@ -36,6 +36,7 @@ from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2, wal_pb2
 from dash_node import deadlines, telemetry
 from dash_node import validation as v
 from dash_node.apply import Touched, apply_batch
+from dash_node.dirlock import DirLock
 from dash_node.embedding import Embedder, default_embedder
 from dash_node.errors import (
     AlreadyExists,
@@ -202,6 +203,20 @@ class Engine:
         self.config.validate()
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self._dir_lock = DirLock(self.path)
+        try:
+            self._open(embedder, extractor, judge, lead)
+        except BaseException:
+            self._dir_lock.release()
+            raise
+
+    def _open(
+        self,
+        embedder: Embedder | None,
+        extractor: Extractor | None,
+        judge: ContradictionJudge | None,
+        lead: bool,
+    ) -> None:
         self.embedder = embedder or default_embedder()
         self.extractor = extractor or SentenceExtractor()
         self.edge_builder = EdgeBuilder(judge or RuleJudge(), self.config.evidence)
@@ -1038,6 +1053,7 @@ class Engine:
         self._closed = True
         self.wal.close()
         self.store.close()
+        self._dir_lock.release()
 
     def __enter__(self) -> Engine:
         return self

@@ -326,7 +326,11 @@ def main(argv: list[str]) -> int:
         print(f"dash node serve: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     provider = telemetry.setup_tracing("dash-node", {"dash.node_id": args.node_id} if args.node_id else None)
-    host = ShardHost(args.data_dir, config, args.node_id, token, tls)
+    try:
+        host = ShardHost(args.data_dir, config, args.node_id, token, tls)
+    except DashError as exc:  # e.g. the data directory is open in another process
+        print(f"dash node serve: {exc.message}", file=sys.stderr)
+        return 2
     heap.freeze_after_full_collections()
     metrics.NODE.watch_replicas(lambda: _replica_gauges(host))
     metrics_server = None

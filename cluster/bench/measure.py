@@ -16,7 +16,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cluster.bench.corpus import Query
-from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, types_pb2
+from dash_client._pb.dash.v1 import dash_pb2, dash_pb2_grpc, node_pb2, types_pb2
 
 DENSE_ONLY = dash_pb2.RankingWeights(
     semantic=1.0,
@@ -232,7 +232,7 @@ def recall(
 ) -> dict:
     """Vector-only queries ranked by similarity alone (dense-only weights, whole history) against
     exact search over the same vectors: the share of the exact top-k that DASH returns."""
-    search = vector_search(target, tenant)
+    search = vector_search(target.stub, tenant, target.metadata)
     exact_scores = qvecs @ vectors.T
     out = {}
     for k in ks:
@@ -245,9 +245,17 @@ def recall(
     return out
 
 
-def vector_search(target: Target, tenant: str) -> Callable[[np.ndarray, int], list[str]]:
-    """A kNN search through DASH (vector only, dense-only weights): what the peers are asked."""
-    stub, md = target.stub, target.metadata
+def backlog(stats: Iterable[node_pb2.StatsResponse]) -> int:
+    """Background work still to do on these replicas: claims the edge builder has not judged, vectors
+    not yet in their graphs, changed claims whose features are not yet computed."""
+    return sum(s.detection_backlog + s.index_backlog + s.features_backlog for s in stats)
+
+
+def vector_search(
+    stub: dash_pb2_grpc.DashStub, tenant: str, md: tuple[tuple[str, str], ...] = ()
+) -> Callable[[np.ndarray, int], list[str]]:
+    """A kNN search through DASH (vector only, dense-only weights): what the peers are asked. ``stub``:
+    the router's, or an embedded engine's (``dash_client.embedded.InProcessNode``)."""
 
     def search(q: np.ndarray, k: int) -> list[str]:
         req = dash_pb2.RetrieveRequest(

@@ -4,7 +4,8 @@ Each peer runs in this process the way its documentation starts users off: chrom
 lancedb (with its default vector index), milvus-lite and qdrant's local mode (both through their Python
 clients, on a local file), and raw usearch (the floor: an in-process HNSW index, no network, no
 ranking, no storage of anything but vectors). They get the client vectors and return the top-k ids; DASH
-gets the same vectors through its router. Installed with the ``bench`` extra.
+gets the same vectors through its router, and once more in this process through its embedded client.
+Installed with the ``bench`` extra.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cluster.bench.measure import percentiles
+from cluster.bench.measure import backlog, percentiles, vector_search
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 
 BATCH = 1000
 
@@ -148,7 +150,46 @@ class QdrantLocal(Peer):
         self.client.close()
 
 
-PEERS: tuple[type[Peer], ...] = (Usearch, Chroma, Lance, MilvusLite, QdrantLocal)
+class DashEmbedded(Peer):
+    """DASH itself in this process (``dash_client.embedded``): the same engine as a node's, asked the
+    same vector-only query as the cluster, without the two gRPC hops. It gets what the peers get: ids,
+    texts and vectors as plain claims."""
+
+    name = "DASH embedded (EmbeddedDashClient)"
+
+    def build(self, ids, vectors, texts) -> None:
+        from dash_client.embedded import InProcessNode
+        from dash_node.engine import EngineConfig
+
+        self.node = InProcessNode(self.dir, EngineConfig())
+        for i in range(0, len(ids), BATCH):
+            items = [
+                types_pb2.ClaimInput(
+                    claim=types_pb2.Claim(
+                        claim_id=ids[j], text=texts[j], embedding=vectors[j].astype("<f4").tobytes()
+                    )
+                )
+                for j in range(i, min(i + BATCH, len(ids)))
+            ]
+            self.node.IngestBatch(
+                dash_pb2.IngestBatchRequest(tenant_id="bench", items=items, commit_id=f"bench-{i}")
+            )
+        deadline = time.monotonic() + 3600
+        while backlog([self.node.engine.stats()]):  # queries would share the CPU with it
+            if time.monotonic() > deadline:
+                raise TimeoutError("embedded engine: background work did not catch up in an hour")
+            time.sleep(0.2)
+        self._search = vector_search(self.node, "bench")
+
+    def search(self, q, k) -> list[str]:
+        return self._search(q, k)
+
+    def close(self) -> None:
+        if hasattr(self, "node"):
+            self.node.close()
+
+
+PEERS: tuple[type[Peer], ...] = (Usearch, Chroma, Lance, MilvusLite, QdrantLocal, DashEmbedded)
 
 
 def compare(

@@ -162,7 +162,7 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
         from cluster.bench import peers  # the `bench` extra
 
         result["peers"] = peers.compare(
-            ids, vectors, corpus.texts, qvecs, measure.vector_search(target, TENANT)
+            ids, vectors, corpus.texts, qvecs, measure.vector_search(target.stub, TENANT, target.metadata)
         )
 
 
@@ -178,7 +178,7 @@ def _drain(c: LocalCluster, timeout: float = 3600.0) -> float:
             for shard in pm.shards.values()
             for node in shard.replicas
         ]
-        backlog = sum(s.detection_backlog + s.index_backlog + s.features_backlog for s in stats)
+        backlog = measure.backlog(stats)
         if backlog == 0:
             return round(time.monotonic() - started, 2)
         if time.monotonic() - started > timeout:

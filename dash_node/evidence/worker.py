@@ -10,13 +10,20 @@ node only for what lives in the node's memory: vector neighbours. One round at a
 
 It starts on first use from a forkserver (a clean process: no inherited threads, locks or LMDB handles;
 later starts are cheap) and is started again if it dies; its tasks stay pending in the state meanwhile.
-It exits when the node closes the pipe or dies.
+It exits when the node closes the pipe or dies. It runs this package's code only: the parent's
+``__main__`` is not imported in it (multiprocessing would, and a script without the ``if __name__ ==
+"__main__"`` guard, such as one using the embedded client, would run again there; ``<stdin>`` could not
+be imported at all). A worker that cannot start, or dies before it answers once, leaves the judging to
+a thread of the node (``WorkerUnavailable``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
+import types
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -46,21 +53,28 @@ class Worker:
         self._builder = builder
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
+        self._answered = False  # the current process has finished a round (or reported a failure)
 
     def _start(self) -> Connection:
         self.close()
+        judge = type(self._builder.judge)
+        if judge.__module__ == "__main__":
+            raise WorkerUnavailable(
+                f"the judge {judge.__name__} is defined in __main__, which the worker lacks"
+            )
         ours, theirs = _CTX.Pipe()
         proc = _CTX.Process(
             target=serve, args=(theirs, *self._state, self._builder), name="dash-edge-worker", daemon=True
         )
         try:
-            proc.start()
+            with _main_left_behind():
+                proc.start()
         except Exception as exc:
             ours.close()
             raise WorkerUnavailable(repr(exc)) from exc
         finally:
             theirs.close()
-        self._proc, self._conn = proc, ours
+        self._proc, self._conn, self._answered = proc, ours, False
         return ours
 
     def round(self, search: Searcher) -> list[wal_pb2.WalBatch]:
@@ -79,10 +93,17 @@ class Worker:
                 if msg[0] == "search":
                     conn.send(search(*msg[1:]))
                 elif msg[0] == "done":
+                    self._answered = True
                     return [wal_pb2.WalBatch.FromString(raw) for raw in msg[1]]
                 else:
+                    self._answered = True
                     raise WorkerFailed(f"the edge worker failed: {msg[1]}")
-        except (EOFError, OSError) as exc:
+        except (WorkerFailed, EOFError, OSError) as exc:
+            if not self._answered:  # it never got going: starting it again would fail the same way
+                self.close()
+                raise WorkerUnavailable(f"the edge worker died before answering: {exc!r}") from exc
+            if isinstance(exc, WorkerFailed):
+                raise
             self.close()
             raise WorkerFailed(f"lost the edge worker: {exc!r}") from exc
 
@@ -97,6 +118,18 @@ class Worker:
                 self._proc.kill()
                 self._proc.join()
         self._proc, self._conn = None, None
+
+
+@contextlib.contextmanager
+def _main_left_behind() -> Iterator[None]:
+    """While a worker starts, ``__main__`` is an empty module, so multiprocessing does not tell the
+    child to import the parent's (its preparation data is taken from ``sys.modules`` at start)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def serve(conn: Connection, state_dir: str, store_config: StoreConfig, builder: EdgeBuilder) -> None:

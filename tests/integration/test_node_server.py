@@ -42,3 +42,14 @@ def test_unsafe_durability_is_refused_at_start_up(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "wal.fsync" in proc.stderr
+
+
+def test_a_second_node_on_the_same_data_dir_is_refused_and_the_first_keeps_serving(node) -> None:
+    proc = subprocess.run(node_command(node.data_dir), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"data_dir: {node.data_dir} is already open (pid {node.proc.pid} " in proc.stderr
+    health = health_pb2_grpc.HealthStub(node.channel)
+    assert (
+        health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+        == health_pb2.HealthCheckResponse.SERVING
+    )

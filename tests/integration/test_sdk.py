@@ -1,4 +1,5 @@
-"""The typed SDK (``DashClient``, ``AsyncDashClient``) against a real node process."""
+"""The typed SDK (``DashClient``, ``AsyncDashClient``) against a real node process, and the embedded
+client (``EmbeddedDashClient``) on the same tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from dash_client.client import AsyncDashClient, ClientConfig, DashClient, RetryPolicy
+from dash_client.embedded import EmbeddedDashClient
 from dash_client.errors import (
     AlreadyExists,
     DashError,
@@ -88,9 +90,15 @@ RHINE_SHORT = {
 }
 
 
-@pytest.fixture
-def dash(node):
-    with DashClient(node.address, tenant="geo") as client:
+@pytest.fixture(params=["served", "embedded"])
+def dash(request, tmp_path):
+    """Each test runs against a node process over gRPC and against an engine in this process
+    (``EmbeddedDashClient``): the same answers and the same errors."""
+    if request.param == "served":
+        client = DashClient(request.getfixturevalue("node").address, tenant="geo")
+    else:
+        client = EmbeddedDashClient(tmp_path / "embedded", tenant="geo")
+    with client:
         yield client
 
 
@@ -246,7 +254,7 @@ def test_delete_claim_then_get_claim_is_not_found(dash: DashClient) -> None:
     assert dash.retrieve("How long is the Rhine?").results == []
 
 
-def test_errors_map_to_classes_naming_the_field(dash: DashClient, node) -> None:
+def test_errors_map_to_classes_naming_the_field(dash: DashClient) -> None:
     cases = [
         (lambda: dash.retrieve("x", top_k=5000), "top_k"),  # refused by the node
         (lambda: dash.ingest(replace(rhine_length(), text="")), "item.claim.text"),

@@ -118,3 +118,14 @@ def test_peer_directories_are_temporary(tmp_path: Path) -> None:
 
     peers.compare(IDS, VECTORS, [""] * len(IDS), QUERIES, exact, rounds=1, peers=(Records,))
     assert len(seen) == 1 and not seen[0].exists()
+
+
+def test_dash_embedded_peer_loads_plain_claims_and_finds_the_exact_neighbours(tmp_path: Path) -> None:
+    peer = peers.DashEmbedded(tmp_path)
+    try:
+        peer.build(IDS, VECTORS, [f"note number {i}" for i in range(len(IDS))])
+        assert peer.node.engine.claim_count() == len(IDS)
+        hits = sum(len(set(peer.search(q, 10)) & set(exact(q, 10))) for q in QUERIES)
+    finally:
+        peer.close()
+    assert hits / (10 * len(QUERIES)) >= 0.95

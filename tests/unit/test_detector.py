@@ -3,6 +3,7 @@ citing both sides' evidence, and a backlog that stays bounded."""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.errors import ResourceExhausted
 from dash_node.evidence.builder import EdgeBuilderConfig
+from dash_node.evidence.judge import RuleJudge
 
 WAIT = dash_pb2.WriteOptions(wait_for_detection=True)
 
@@ -106,3 +108,20 @@ def test_with_the_builder_off_nothing_is_pending(tmp_path: Path) -> None:
         resp = engine.ingest("t", length("b", "1,320"), WAIT)
         assert resp.detected and engine.detector is None
         assert detector_edges(engine) == [] and engine.stats().detection_backlog == 0
+
+
+class DiesInTheWorker(RuleJudge):
+    """Judges like the rules, but a worker process that unpickles it exits at once."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_a_worker_that_dies_before_answering_leaves_the_judging_to_a_thread(tmp_path: Path, caplog) -> None:
+    with Engine(tmp_path / "e", judge=DiesInTheWorker()) as engine:
+        engine.ingest("t", length("a", "1,230"))
+        w = engine.ingest("t", length("b", "300"), WAIT)
+        assert w.detected  # not retried forever: judged here instead
+        assert [(e.from_claim_id, e.to_claim_id) for e in detector_edges(engine)] == [("b", "a")]
+    assert "judging in a thread instead" in caplog.text
+    assert "died before answering" in caplog.text
