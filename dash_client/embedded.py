@@ -7,8 +7,9 @@ a shard engine stored at ``path``, with no server and no network::
         dash.ingest({"claim_id": "c1", "text": "Paris is in France."})
         print(dash.retrieve("Where is Paris?", top_k=5).results[0].text)
 
-For notebooks, tests and single-process applications: what chromadb's PersistentClient, qdrant's local
-mode and milvus-lite offer. Calls go through the handlers a node serves the public service with, so
+``AsyncEmbeddedDashClient`` is its ``AsyncDashClient`` twin. For notebooks, tests and single-process
+applications: what chromadb's PersistentClient, qdrant's local mode and milvus-lite offer. Calls go
+through the handlers a node serves the public service with, so
 validation, answers and errors (raised as the SDK's errors, with the same status names and field
 paths) are those of ``dash node serve --data-dir path``, which can serve the same directory later (not
 at the same time: an open directory is locked). No API key: the process owns the files. For several
@@ -17,15 +18,16 @@ processes or more than one machine, run a node or a cluster.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
 
 from dash_client._pb.dash.v1 import dash_pb2
-from dash_client.client import ClientConfig, DashClient
+from dash_client.client import AsyncDashClient, ClientConfig, DashClient
 from dash_client.errors import error_for
 from dash_node import deadlines
 from dash_node.engine import Engine, EngineConfig
@@ -69,14 +71,28 @@ def _unary(handler: Callable[[Message], Message]) -> Callable[..., Message]:
     return call
 
 
-class EmbeddedDashClient(DashClient):
-    """``DashClient`` over an engine in this process, opened (or created) at ``path``.
+class _Threaded:
+    """``InProcessNode`` for ``AsyncDashClient``: each call runs in a worker thread, so the event loop
+    keeps serving while the engine works and waits for its fsync."""
 
-    ``EmbeddedDashClient(path, *, tenant="default", config=None, engine=None)``: ``config`` is the
-    client's (its ``timeout`` bounds each call; its target and key are not used), ``engine`` the
-    engine's (``dash_node.engine.EngineConfig``: WAL fsync policy, limits, ranking weights, ...).
-    ``close`` (or leaving the ``with`` block) finishes queued writes and releases the directory.
-    """
+    def __init__(self, node: InProcessNode) -> None:
+        self._node = node
+        for method in dash_pb2.DESCRIPTOR.services_by_name["Dash"].methods:
+            setattr(self, method.name, _in_thread(getattr(node, method.name)))
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._node.close)
+
+
+def _in_thread(call: Callable[..., Message]) -> Callable[..., Awaitable[Message]]:
+    async def run(request: Message, timeout: float | None = None, metadata: Any = None) -> Message:
+        return await asyncio.to_thread(call, request, timeout)
+
+    return run
+
+
+class _Embedded:
+    """What both embedded clients add to theirs: the engine at ``path`` in place of a channel."""
 
     def __init__(
         self,
@@ -88,11 +104,34 @@ class EmbeddedDashClient(DashClient):
     ) -> None:
         self._path = Path(path)
         self._engine_config = engine or EngineConfig()
-        super().__init__(f"embedded:{self._path}", tenant=tenant, config=config)
+        super().__init__(f"embedded:{self._path}", tenant=tenant, config=config)  # type: ignore[call-arg]
 
     def _connect(self, cfg: ClientConfig, options: list[tuple[str, Any]]) -> tuple[Any, Any]:
         try:
             node = InProcessNode(self._path, self._engine_config)
         except EngineError as exc:  # e.g. the directory is open elsewhere: FailedPrecondition
             raise error_for(exc.code, exc.message) from None
-        return node, node
+        stub = self._stub_of(node)
+        return stub, stub
+
+    @staticmethod
+    def _stub_of(node: InProcessNode) -> Any:
+        return node
+
+
+class EmbeddedDashClient(_Embedded, DashClient):
+    """``DashClient`` over an engine in this process, opened (or created) at ``path``.
+
+    ``EmbeddedDashClient(path, *, tenant="default", config=None, engine=None)``: ``config`` is the
+    client's (its ``timeout`` bounds each call; its target and key are not used), ``engine`` the
+    engine's (``dash_node.engine.EngineConfig``: WAL fsync policy, limits, ranking weights, ...).
+    ``close`` (or leaving the ``with`` block) finishes queued writes and releases the directory.
+    """
+
+
+class AsyncEmbeddedDashClient(_Embedded, AsyncDashClient):
+    """``AsyncDashClient`` over an engine in this process: the same arguments as
+    ``EmbeddedDashClient``; each call runs in a worker thread. Opening the engine (recovery included)
+    happens in the constructor, before the first ``await``."""
+
+    _stub_of = staticmethod(_Threaded)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from dash_client.client import AsyncDashClient, ClientConfig, DashClient, RetryPolicy
-from dash_client.embedded import EmbeddedDashClient
+from dash_client.embedded import AsyncEmbeddedDashClient, EmbeddedDashClient
 from dash_client.errors import (
     AlreadyExists,
     DashError,
@@ -295,9 +295,18 @@ def test_unknown_declared_tenant_is_not_found(node_factory) -> None:
         assert err.value.details.startswith("tenant_id")
 
 
-def test_async_client_round_trip(node) -> None:
+@pytest.fixture(params=["served", "embedded"])
+def open_async(request, tmp_path):
+    """Opens an ``AsyncDashClient`` to a node process, or an ``AsyncEmbeddedDashClient``."""
+    if request.param == "served":
+        address = request.getfixturevalue("node").address
+        return lambda: AsyncDashClient(address, tenant="geo")
+    return lambda: AsyncEmbeddedDashClient(tmp_path / "embedded", tenant="geo")
+
+
+def test_async_client_round_trip(open_async) -> None:
     async def main() -> None:
-        async with AsyncDashClient(node.address, tenant="geo") as dash:
+        async with open_async() as dash:
             w = await dash.ingest(rhine_length())
             assert w.claim_ids == ["rhine-length"]
             b1 = await dash.ingest_batch([RHINE_SHORT, MASTER_OLD])
