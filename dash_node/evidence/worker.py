@@ -123,7 +123,8 @@ class Worker:
 @contextlib.contextmanager
 def _main_left_behind() -> Iterator[None]:
     """While a worker starts, ``__main__`` is an empty module, so multiprocessing does not tell the
-    child to import the parent's (its preparation data is taken from ``sys.modules`` at start)."""
+    child to import the parent's (its preparation data is taken from ``sys.modules`` at start). The
+    swap lasts the few milliseconds of ``start``, once per worker, not per round."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
