@@ -1,6 +1,7 @@
 """The ``dash`` command line: run a node, ingest claims and documents, retrieve.
 
-Client commands talk gRPC to ``--target`` (a standalone node now; the router once a cluster runs).
+Client commands talk gRPC to ``--target`` (a standalone node or the router), or with ``--embedded DIR``
+open a data directory in-process (``dash_client.embedded``).
 Errors go to stderr as ``STATUS_NAME: message`` with a non-zero exit.
 """
 
@@ -23,6 +24,11 @@ from dash_client.tracing import setup_tracing
 
 
 def _client(args: argparse.Namespace) -> DashClient:
+    if args.embedded:
+        from dash_client.embedded import EmbeddedDashClient  # loads the engine: only when asked for
+
+        config = ClientConfig(timeout=args.timeout)
+        return EmbeddedDashClient(args.embedded, tenant=args.tenant, config=config)
     try:
         tls = transport.from_args(args)
     except ValueError as exc:
@@ -138,7 +144,15 @@ def _delegate(argv: list[str]) -> int | None:
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="127.0.0.1:7070", help="HOST:PORT of a node or router")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--target", default="127.0.0.1:7070", help="HOST:PORT of a node or router")
+    where.add_argument(
+        "--embedded",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="no server: open the data directory DIR in this process (a node's --data-dir; created if new)",
+    )
     p.add_argument("--tenant", default="default", help="tenant id")
     p.add_argument("--api-key", default="", help="API key (sent as a bearer token)")
     p.add_argument("--timeout", type=float, default=30.0, help="deadline per call, seconds")

@@ -1,4 +1,4 @@
-"""The README's tour through the real `dash` CLI against a real node process."""
+"""The README's tour through the real `dash` CLI against a real node process, and with `--embedded`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 DOC = (
     "The Rhine rises in the Swiss Alps and flows into the North Sea.\n\n"
@@ -25,8 +27,15 @@ def dash(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_ingest_ingest_doc_and_retrieve_json(node, tmp_path: Path) -> None:
-    target = ["--target", node.address, "--tenant", "geo"]
+@pytest.fixture(params=["served", "embedded"])
+def target(request, tmp_path: Path) -> list[str]:
+    """Where the commands go: a node process, or a data directory each command opens in-process."""
+    if request.param == "served":
+        return ["--target", request.getfixturevalue("node").address, "--tenant", "geo"]
+    return ["--embedded", str(tmp_path / "memory"), "--tenant", "geo"]
+
+
+def test_ingest_ingest_doc_and_retrieve_json(target: list[str], tmp_path: Path) -> None:
     claims = tmp_path / "claims.jsonl"
     rows = [
         {
@@ -96,3 +105,8 @@ def test_errors_print_status_name_and_exit_nonzero(node) -> None:
     assert proc.stderr.startswith("INVALID_ARGUMENT: top_k")
     proc = dash("retrieve", "-q", "x", "--target", "127.0.0.1:1", "--timeout", "2", check=False)
     assert proc.returncode != 0 and proc.stderr.startswith(("UNAVAILABLE", "DEADLINE_EXCEEDED"))
+
+
+def test_embedded_and_target_are_exclusive(tmp_path: Path) -> None:
+    proc = dash("retrieve", "-q", "x", "--target", "127.0.0.1:1", "--embedded", str(tmp_path), check=False)
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
