@@ -78,6 +78,21 @@ class NodeService:
     def Retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
         return self.host.for_read(req.shard_id, req.read).retrieve(req)
 
+    def RetrieveShards(self, req: node_pb2.RetrieveShardsRequest) -> node_pb2.RetrieveShardsResponse:
+        """Each shard in turn (one core's work either way); a shard that cannot answer says why in its
+        part, as it would have alone, so the router can ask another replica for just that shard."""
+        out = node_pb2.RetrieveShardsResponse()
+        one = req.request
+        for shard_id in req.shard_ids:
+            part = out.answers.add(shard_id=shard_id)
+            one.shard_id = shard_id
+            try:
+                part.response.CopyFrom(self.Retrieve(one))
+            except DashError as exc:
+                part.code = CODES.get(exc.code, grpc.StatusCode.INTERNAL).value[0]
+                part.message = exc.message
+        return out
+
     def GetClaim(self, req: dash_pb2.GetClaimRequest) -> dash_pb2.GetClaimResponse:
         return self.host.for_read(req.shard_id, req.read).get_claim(req.tenant_id, req.claim_id)
 
@@ -110,6 +125,8 @@ class NodeService:
 
 
 def _shard_of(request) -> str:
+    if isinstance(request, node_pb2.RetrieveShardsRequest):
+        return ",".join(request.shard_ids)
     shard_id = getattr(request, "shard_id", "")
     if not shard_id and isinstance(getattr(request, "write", None), dash_pb2.WriteOptions):
         shard_id = request.write.shard_id

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import grpc
 
-from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2
 from dash_client.transport import TlsConfig
 from dash_node import telemetry
 from dash_node import validation as v
@@ -46,6 +46,9 @@ T = TypeVar("T")
 # The calling client's deadline (monotonic seconds), set per request by the server: node calls made on
 # its behalf get no more time than it has left.
 CLIENT_DEADLINE: ContextVar[float | None] = ContextVar("client_deadline", default=None)
+
+# A node's per-shard answer carries its status as a number.
+_STATUS = {code.value[0]: code for code in grpc.StatusCode}
 
 # Refusals after which a fresh placement may route the write correctly.
 _REROUTE_HINTS = ("stale epoch", "not the leader", "newer than placement", "hosts no replica")
@@ -179,15 +182,21 @@ class Router:
         make: Callable[[str], object],
         read: dash_pb2.ReadOptions | None = None,
         raw: bool = False,
+        by_node: bool = False,
     ) -> dict[str, object]:
         """Ask every shard concurrently (one replica each, by read preference, passing over replicas
-        that cannot serve); returns shard_id -> answer (encoded with ``raw``) or exception."""
+        that cannot serve); returns shard_id -> answer (encoded with ``raw``) or exception.
+
+        With ``by_node`` (retrieves), the shards whose first choice is the same node are asked in one
+        ``RetrieveShards`` call: each call costs ~1 ms of CPU on each side, so a node holding four shards
+        is asked once, not four times. A shard that node cannot serve goes on to its next replica alone.
+        """
         shards = self.placement.ordered()
         preference = read.preference if read is not None else dash_pb2.READ_PREFERENCE_LEADER
+        orders = {s.shard_id: self._replicas_for_read(s, preference) for s in shards}
 
-        async def one(shard: ShardPlacement):
-            failure: BaseException | None = None
-            for node_id in self._replicas_for_read(shard, preference):
+        async def one(shard: ShardPlacement, replicas: list[str], failure: BaseException | None = None):
+            for node_id in replicas:
                 try:
                     return await self._call(
                         node_id, method, make(shard.shard_id), self.config.shard_timeout, raw
@@ -198,9 +207,53 @@ class Router:
                     failure = exc
             raise failure or Unavailable(f"shard_id: no replica of '{shard.shard_id}'")
 
+        async def together(node_id: str, group: list[ShardPlacement]) -> list[object]:
+            ids = [s.shard_id for s in group]
+            request = node_pb2.RetrieveShardsRequest(request=make(""), shard_ids=ids)
+            try:
+                reply = await self._call(node_id, "RetrieveShards", request, self.config.shard_timeout)
+                parts: dict[str, object] = {
+                    a.shard_id: a.response if a.code == 0 else RpcFailed(_STATUS[a.code], a.message)
+                    for a in reply.answers
+                }
+            except (RpcFailed, Unavailable) as exc:
+                parts = dict.fromkeys(ids, exc)
+
+            async def settle(shard: ShardPlacement) -> object:
+                part = parts.get(shard.shard_id, Unavailable(f"node '{node_id}' left out its shard"))
+                if not isinstance(part, BaseException):
+                    return part
+                if isinstance(part, RpcFailed) and part.code == grpc.StatusCode.UNIMPLEMENTED:
+                    return await one(shard, orders[shard.shard_id])  # a node older than RetrieveShards
+                if not _next_replica_may_serve(part):
+                    raise part
+                return await one(shard, orders[shard.shard_id][1:], part)
+
+            return await asyncio.gather(*(settle(s) for s in group), return_exceptions=True)
+
+        # Shards asked on their own, and groups of shards asked of one node together.
+        alone, grouped = list(shards), {}
+        if by_node:
+            groups: dict[str, list[ShardPlacement]] = {}
+            for s in shards:
+                if orders[s.shard_id]:
+                    groups.setdefault(orders[s.shard_id][0], []).append(s)
+            grouped = {node_id: g for node_id, g in groups.items() if len(g) > 1}
+            together_ids = {s.shard_id for g in grouped.values() for s in g}
+            alone = [s for s in shards if s.shard_id not in together_ids]
         METRICS.fanout_width.observe(len(shards))
         telemetry.set_attributes({"dash.fanout_width": len(shards)})
-        answers = await asyncio.gather(*(one(s) for s in shards), return_exceptions=True)
+        singles, *batches = await asyncio.gather(
+            asyncio.gather(*(one(s, orders[s.shard_id]) for s in alone), return_exceptions=True),
+            *(together(node_id, g) for node_id, g in grouped.items()),
+            return_exceptions=True,
+        )
+        found = dict(zip([s.shard_id for s in alone], singles, strict=True))
+        for group, answers in zip(grouped.values(), batches, strict=True):
+            if isinstance(answers, BaseException):
+                answers = [answers] * len(group)
+            found.update(zip([s.shard_id for s in group], answers, strict=True))
+        answers = [found[s.shard_id] for s in shards]
         for s, a in zip(shards, answers, strict=True):
             if isinstance(a, BaseException) and not (
                 isinstance(a, RpcFailed) and a.code == grpc.StatusCode.NOT_FOUND  # a GetClaim miss
@@ -366,7 +419,7 @@ class Router:
             return r
 
         passthrough = len(self.placement.shards) == 1
-        answers = await self._fan_out("Retrieve", per_shard, read, raw=passthrough)
+        answers = await self._fan_out("Retrieve", per_shard, read, raw=passthrough, by_node=True)
         answered, missing = [], []
         for shard_id, answer in answers.items():
             if isinstance(answer, bytes | dash_pb2.RetrieveResponse):

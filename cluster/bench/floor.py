@@ -1,14 +1,15 @@
 """The ids-only fan-out floor: what the cluster's shape costs before DASH does any of its own work.
 
-The same vectors are split into as many shards as the profile has, each served by its own process that
-holds a usearch HNSW built with DASH's settings and answers a query with packed (key, score) pairs only;
-an asyncio router fans each query out to every shard and merges the top k. No ranking, no text, no
+The same vectors are split into as many shards as the profile has, each a usearch HNSW built with DASH's
+settings, and the shards into as many processes as the profile has nodes; a process searches each of its
+shards and answers with packed (key, score) pairs only. An asyncio router asks every process once per query
+(as DASH's router asks each node once) and merges the top k. No ranking, no text, no
 evidence, no protobuf: raw bytes over gRPC on loopback. DASH's latency is reported beside this floor in
 the same run, so the ratio says what DASH's own work costs on this machine
 (``../shared/design/fanout-measurements.md`` measured the same shape as a spike).
 
-    python -m cluster.bench.floor shard --vectors V.npy --start A --end B --port-file F
-    python -m cluster.bench.floor router --shards ADDR,ADDR --port-file F
+    python -m cluster.bench.floor node --vectors V.npy --bounds A,B[,C...] --port-file F
+    python -m cluster.bench.floor router --nodes ADDR,ADDR --port-file F
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import struct
 import subprocess
 import sys
@@ -61,34 +63,40 @@ async def _serve(handler, port_file: Path) -> None:
     await server.wait_for_termination()
 
 
-def _shard(vectors: Path, start: int, end: int, port_file: Path) -> None:
+def _node(vectors: Path, bounds: list[int], port_file: Path) -> None:
+    """One process holding the shards whose edges are ``bounds``, each its own graph, searched in turn."""
     from usearch.index import Index
 
     cfg = VectorConfig()
-    data = np.load(vectors, mmap_mode="r")[start:end]
-    index = Index(
-        ndim=data.shape[1],
-        metric="cos",
-        dtype=cfg.dtype,
-        connectivity=cfg.connectivity,
-        expansion_add=cfg.expansion_add,
-        expansion_search=cfg.expansion_for(end - start),  # as wide as a DASH shard of this size
-    )
-    index.add(np.arange(start, end, dtype=np.uint64), np.ascontiguousarray(data, dtype=np.float32))
+    data = np.load(vectors, mmap_mode="r")
+    indexes = []
+    for start, end in itertools.pairwise(bounds):
+        index = Index(
+            ndim=data.shape[1],
+            metric="cos",
+            dtype=cfg.dtype,
+            connectivity=cfg.connectivity,
+            expansion_add=cfg.expansion_add,
+            expansion_search=cfg.expansion_for(end - start),  # as wide as a DASH shard of this size
+        )
+        index.add(np.arange(start, end, dtype=np.uint64), np.ascontiguousarray(data[start:end], np.float32))
+        indexes.append(index)
 
     async def search(request: bytes, context) -> bytes:
         (k,) = struct.unpack_from("<I", request)
-        m = index.search(np.frombuffer(request, "<f4", offset=4), k)
-        out = np.empty(len(m.keys), dtype=_HIT)
-        out["key"], out["score"] = m.keys, 1.0 - np.asarray(m.distances)
+        query = np.frombuffer(request, "<f4", offset=4)
+        found = [index.search(query, k) for index in indexes]
+        out = np.empty(sum(len(m.keys) for m in found), dtype=_HIT)
+        out["key"] = np.concatenate([m.keys for m in found])
+        out["score"] = 1.0 - np.concatenate([np.asarray(m.distances) for m in found])
         return out.tobytes()
 
     eventloop.run(_serve(search, port_file))
 
 
-def _router(shards: list[str], port_file: Path) -> None:
+def _router(nodes: list[str], port_file: Path) -> None:
     async def main() -> None:
-        calls = [grpc.aio.insecure_channel(a).unary_unary(METHOD) for a in shards]
+        calls = [grpc.aio.insecure_channel(a).unary_unary(METHOD) for a in nodes]
 
         async def search(request: bytes, context) -> bytes:
             (k,) = struct.unpack_from("<I", request)
@@ -104,40 +112,32 @@ def _router(shards: list[str], port_file: Path) -> None:
 @dataclass(frozen=True)
 class Serving:
     address: str  # the router's
-    pids: dict[str, int]  # router and shards, by name
+    pids: dict[str, int]  # router and nodes, by name
 
 
 @contextlib.contextmanager
-def serving(vectors: np.ndarray, shards: int) -> Iterator[Serving]:
-    """Start the shard processes (each builds its index) and the router; yield where it listens."""
+def serving(vectors: np.ndarray, shards: int, nodes: int | None = None) -> Iterator[Serving]:
+    """Start the node processes (each builds its shards' indexes; ``nodes`` defaults to one per shard) and
+    the router; yield where it listens."""
     with tempfile.TemporaryDirectory(prefix="dash-floor-") as d:
         path = Path(d) / "vectors.npy"
         np.save(path, np.asarray(vectors, dtype=np.float32))
-        bounds = np.linspace(0, len(vectors), shards + 1).astype(int)
+        edges = np.linspace(0, len(vectors), shards + 1).astype(int)
+        groups = np.array_split(np.arange(shards), min(nodes or shards, shards))
         procs: list[subprocess.Popen] = []
         try:
-            addrs = []
-            for i in range(shards):
-                pf = Path(d) / f"shard{i}.port"
-                procs.append(
-                    _spawn(
-                        "shard",
-                        "--vectors",
-                        str(path),
-                        "--start",
-                        str(bounds[i]),
-                        "--end",
-                        str(bounds[i + 1]),
-                        "--port-file",
-                        str(pf),
-                    )
-                )
-                addrs.append(pf)
-            shard_addrs = [f"127.0.0.1:{_wait_port(pf, procs)}" for pf in addrs]
+            port_files = []
+            for i, held in enumerate(groups):
+                pf = Path(d) / f"node{i}.port"
+                bounds = ",".join(str(e) for e in edges[held[0] : held[-1] + 2])
+                args = ("--vectors", str(path), "--bounds", bounds, "--port-file", str(pf))
+                procs.append(_spawn("node", *args))
+                port_files.append(pf)
+            node_addrs = [f"127.0.0.1:{_wait_port(pf, procs)}" for pf in port_files]
             pf = Path(d) / "router.port"
-            procs.append(_spawn("router", "--shards", ",".join(shard_addrs), "--port-file", str(pf)))
+            procs.append(_spawn("router", "--nodes", ",".join(node_addrs), "--port-file", str(pf)))
             address = f"127.0.0.1:{_wait_port(pf, procs)}"
-            names = [*(f"shard{i}" for i in range(shards)), "router"]
+            names = [*(f"node{i}" for i in range(len(groups))), "router"]
             yield Serving(address, {n: p.pid for n, p in zip(names, procs, strict=True)})
         finally:
             for p in procs:
@@ -151,7 +151,7 @@ def _spawn(*args: str) -> subprocess.Popen:
 
 
 def _wait_port(port_file: Path, procs: list[subprocess.Popen], timeout: float = 3600.0) -> int:
-    """A shard's port once its index is built (building 250k vectors takes minutes here)."""
+    """A process's port once its indexes are built (building 250k vectors takes minutes here)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_file.exists():
@@ -168,11 +168,13 @@ def search(channel: grpc.Channel, query: np.ndarray, k: int) -> tuple[np.ndarray
     return hits["key"], hits["score"]
 
 
-def measure(vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, requests: int) -> dict:
+def measure(
+    vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, requests: int, nodes: int | None = None
+) -> dict:
     """Sequential latency of ids-only top-``k`` queries through the floor router, and the CPU its
-    processes spent per query (the shards' index build time is reported apart)."""
+    processes spent per query (the index build time is reported apart)."""
     started = time.perf_counter()
-    with serving(vectors, shards) as floor, grpc.insecure_channel(floor.address) as channel:
+    with serving(vectors, shards, nodes) as floor, grpc.insecure_channel(floor.address) as channel:
         build_s = time.perf_counter() - started
         call = channel.unary_unary(METHOD)
         packed = [_query(k, q) for q in queries]
@@ -187,6 +189,7 @@ def measure(vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, reque
         cpu = cpu_per_request(cpu_before, cpu_ms(floor.pids), requests)
     return {
         "shards": shards,
+        "nodes": len(floor.pids) - 1,
         "top_k": k,
         "build_s": round(build_s, 1),
         **percentiles(ms),
@@ -197,19 +200,18 @@ def measure(vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, reque
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m cluster.bench.floor")
     sub = ap.add_subparsers(dest="role", required=True)
-    s = sub.add_parser("shard")
-    s.add_argument("--vectors", type=Path, required=True)
-    s.add_argument("--start", type=int, required=True)
-    s.add_argument("--end", type=int, required=True)
-    s.add_argument("--port-file", type=Path, required=True)
+    n = sub.add_parser("node")
+    n.add_argument("--vectors", type=Path, required=True)
+    n.add_argument("--bounds", required=True, help="the edges of the shards it holds: A,B[,C...]")
+    n.add_argument("--port-file", type=Path, required=True)
     r = sub.add_parser("router")
-    r.add_argument("--shards", required=True)
+    r.add_argument("--nodes", required=True)
     r.add_argument("--port-file", type=Path, required=True)
     args = ap.parse_args()
-    if args.role == "shard":
-        _shard(args.vectors, args.start, args.end, args.port_file)
+    if args.role == "node":
+        _node(args.vectors, [int(b) for b in args.bounds.split(",")], args.port_file)
     else:
-        _router(args.shards.split(","), args.port_file)
+        _router(args.nodes.split(","), args.port_file)
 
 
 if __name__ == "__main__":

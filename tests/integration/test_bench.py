@@ -65,7 +65,7 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     machine = result["machine"]["jitter"]
     assert machine["seconds"] >= 1.0 and machine["unit_ms_p50"] > 0 and 0 <= machine["time_in_episodes"] < 1
     floor_cpu = result["floor"]["cpu_ms_per_query"]
-    assert set(floor_cpu) == {"shard0", "shard1", "router", "total"} and floor_cpu["total"] > 0
+    assert set(floor_cpu) == {"node0", "node1", "router", "total"} and floor_cpu["total"] > 0
     # Searched exactly (a small tenant), over half-precision vectors: the float32 truth differs only where
     # neighbours tie within rounding at the cut.
     assert result["recall"]["recall_at_10"] >= 0.99 and result["recall"]["recall_at_100"] >= 0.99
@@ -102,17 +102,20 @@ def test_a_short_soak_samples_drift_under_mixed_load() -> None:
     assert "retrieval" not in result  # a soak replaces the measurement matrix
 
 
-def test_the_floor_merges_shards_into_the_global_top_k() -> None:
-    """Through the floor's router, three shards answer as one index would: each key's score is its exact
-    similarity, best first, and the merged answers find the exact top 10 of clustered vectors (an HNSW
-    graph built on several threads is not deterministic, so recall is pooled over the queries)."""
+@pytest.mark.parametrize("nodes", [3, 2])
+def test_the_floor_merges_shards_into_the_global_top_k(nodes: int) -> None:
+    """Through the floor's router, three shards answer as one index would, whether each has a process of
+    its own or two share one: each key's score is its exact similarity, best first, and the merged answers
+    find the exact top 10 of clustered vectors (an HNSW graph built on several threads is not
+    deterministic, so recall is pooled over the queries)."""
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(8, 16))
     vectors = (centres[rng.integers(0, 8, 1500)] + 0.3 * rng.normal(size=(1500, 16))).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
     shards_in_answers, found = set(), 0
-    with floor.serving(vectors, 3) as served, grpc.insecure_channel(served.address) as channel:
+    with floor.serving(vectors, 3, nodes) as served, grpc.insecure_channel(served.address) as channel:
+        assert len(served.pids) == nodes + 1  # and the router
         for q in queries:
             keys, scores = floor.search(channel, q, 10)
             similarity = vectors @ (q / np.linalg.norm(q))

@@ -24,7 +24,7 @@ from dash_client.client import DashClient
 from dash_node.etcd_placement import PlacementStore
 from dash_node.placement import claim_routing_key, routing_hash
 from dash_router.auth import FileAuthenticator
-from dash_router.service import Router, RouterConfig
+from dash_router.service import Router, RouterConfig, RpcFailed
 
 KEY_A, KEY_B = "key-tenant-a-0123456789", "key-tenant-b-0123456789"
 LEASE_TTL = 3
@@ -187,6 +187,88 @@ def test_stale_epoch_write_is_refused_and_the_router_retry_lands_it_once(cluster
         dash_pb2.GetClaimRequest(tenant_id="tenant-a", claim_id="stale-1"), metadata=auth(KEY_A)
     )
     assert got.claim.text == "A stale write."
+
+
+def test_a_retrieve_asks_each_node_once_and_a_shard_it_cannot_serve_goes_to_its_replica(cluster) -> None:
+    """Shards led by one node are asked in one RetrieveShards call. When the first choice for every
+    shard is a node that holds only some of them, its per-shard refusals send just those shards on to
+    their replicas; a node without RetrieveShards gets one call per shard. The answers match."""
+    subjects = subject_per_shard(cluster, "tenant-a")
+    items = [
+        types_pb2.ClaimInput(
+            claim=types_pb2.Claim(
+                claim_id=f"group-{shard}",
+                subject=subject,
+                text=f"The crane at {subject} lifts grouped crates.",
+            )
+        )
+        for shard, subject in subjects.items()
+    ]
+    stub(cluster).IngestBatch(
+        dash_pb2.IngestBatchRequest(
+            tenant_id="tenant-a", items=items, write=dash_pb2.WriteOptions(ack=dash_pb2.ACK_LEVEL_REPLICATED)
+        ),
+        metadata=auth(KEY_A),
+    )
+    query = dash_pb2.RetrieveRequest(tenant_id="tenant-a", query="crane lifts grouped crates", top_k=10)
+
+    async def scenario() -> list[tuple[list[tuple[str, str, tuple[str, ...]]], dash_pb2.RetrieveResponse]]:
+        router = Router(RouterConfig(etcd=cluster.state.etcd), _no_keys(), cluster.token)
+        await router.start()
+        calls: list[tuple[str, str, tuple[str, ...]]] = []
+        original, unimplemented = router._call, False
+
+        async def recording(node_id, method, request, timeout, raw=False):
+            shards = tuple(request.shard_ids) if method == "RetrieveShards" else (request.shard_id,)
+            calls.append((node_id, method, shards))
+            if unimplemented and method == "RetrieveShards":
+                raise RpcFailed(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+            return await original(node_id, method, request, timeout, raw)
+
+        router._call = recording
+        out = []
+        try:
+            out.append(([], await router.Retrieve(query)))  # as placed: one call per node
+            out[-1][0].extend(calls)
+            calls.clear()
+            first = sorted(router.placement.nodes)[0]
+            ordered = router._replicas_for_read
+            router._replicas_for_read = lambda shard, pref: [first, *ordered(shard, pref)]
+            out.append((list(calls), await router.Retrieve(query)))
+            out[-1][0].extend(calls)
+            calls.clear()
+            router._replicas_for_read, unimplemented = ordered, True
+            out.append(([], await router.Retrieve(query)))
+            out[-1][0].extend(calls)
+        finally:
+            await router.stop()
+        return out
+
+    (placed, normal), (detoured, rerouted), (old, per_shard) = asyncio.run(scenario())
+    pm = asyncio.run(_placement(cluster))
+    shard_ids = sorted(pm.shards)
+    expected = {f"group-{s}" for s in shard_ids}
+
+    def ranked(resp: dash_pb2.RetrieveResponse) -> list[tuple[str, str]]:
+        return [(r.claim.claim_id, r.shard_id) for r in resp.results]
+
+    for resp in (normal, rerouted, per_shard):
+        assert sorted(resp.shards_answered) == shard_ids and not resp.shards_missing
+        assert expected <= {r.claim.claim_id for r in resp.results}
+        assert ranked(resp) == ranked(normal)
+    nodes = [node for node, _, _ in placed]
+    assert len(nodes) == len(set(nodes))  # each node asked once
+    assert sorted(s for _, _, shards in placed for s in shards) == shard_ids
+    assert any(method == "RetrieveShards" for _, method, _ in placed)  # 4 shards led by 3 nodes
+    first = sorted(pm.nodes)[0]
+    assert detoured[0] == (first, "RetrieveShards", tuple(shard_ids))
+    elsewhere = sorted(s for s in shard_ids if first not in pm.shards[s].replicas)
+    assert elsewhere and sorted(shards[0] for _, _, shards in detoured[1:]) == elsewhere
+    assert all(method == "Retrieve" and node != first for node, method, _ in detoured[1:])
+    assert [(n, m, s) for n, m, s in old if m == "RetrieveShards"] == [
+        c for c in placed if c[1] == "RetrieveShards"
+    ]
+    assert sorted(shards[0] for _, m, shards in old if m == "Retrieve") == shard_ids  # then shard by shard
 
 
 def test_direct_stale_epoch_write_names_the_current_epoch(cluster) -> None:

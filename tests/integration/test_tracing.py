@@ -133,12 +133,12 @@ def test_one_trace_spans_client_router_every_shard_and_planner_stages(traced, ca
     deadline = time.monotonic() + 30
     while True:
         spans = [s for s in read_spans(trace_file) if s["trace_id"] == tid]
-        node_servers = [s for s in spans if s["service"] == "dash-node" and s["kind"] == "SERVER"]
+        planners = [s for s in spans if s["name"] == "planner.retrieve"]
         stage_spans = [s for s in spans if s["name"] in {f"planner.{n}" for n in STAGES}]
         ids = {s["span_id"] for s in spans}
         linked = all(s["parent_span_id"] is None or s["parent_span_id"] in ids for s in spans)
         # each process exports in batches of its own: wait until every parent has arrived too
-        if len(node_servers) >= 4 and len(stage_spans) >= 4 * len(STAGES) and linked:
+        if len(planners) >= 4 and len(stage_spans) >= 4 * len(STAGES) and linked:
             break
         assert time.monotonic() < deadline, f"trace {tid} incomplete after 30 s: {[s['name'] for s in spans]}"
         time.sleep(0.2)
@@ -154,16 +154,19 @@ def test_one_trace_spans_client_router_every_shard_and_planner_stages(traced, ca
     assert router["attributes"]["dash.fanout_width"] == 4
     assert router["attributes"]["dash.shards_answered"] == 4
 
-    assert len({s["attributes"]["dash.shard_id"] for s in node_servers}) == 4  # one per shard
-    for node in node_servers:
-        assert node["name"] == "/dash.v1.Node/Retrieve"
+    # The router asks each node once, for all the shards it is asking that node for.
+    node_servers = [s for s in spans if s["service"] == "dash-node" and s["kind"] == "SERVER"]
+    assert len(node_servers) == len({s["attributes"]["dash.node_id"] for s in node_servers})
+    assert len({p["attributes"]["dash.shard_id"] for p in planners}) == 4 == len(planners)  # one per shard
+    for planner in planners:
+        node = by_id[planner["parent_span_id"]]
+        assert node["service"] == "dash-node" and node["kind"] == "SERVER"
+        assert node["name"] in ("/dash.v1.Node/Retrieve", "/dash.v1.Node/RetrieveShards")
         assert node["attributes"]["dash.node_id"] in {"n1", "n2", "n3"}
+        assert planner["attributes"]["dash.shard_id"] in node["attributes"]["dash.shard_id"].split(",")
         chain = ancestors(node, by_id)
         assert chain[0]["service"] == "dash-router" and chain[0]["kind"] == "CLIENT"
         assert chain[1]["span_id"] == router["span_id"]
-        (planner,) = [s for s in spans if s["parent_span_id"] == node["span_id"]]
-        assert planner["name"] == "planner.retrieve"
-        assert planner["attributes"]["dash.shard_id"] == node["attributes"]["dash.shard_id"]
         assert TENANT not in json.dumps(planner["attributes"])  # a hash, never the tenant
         stages = [s for s in spans if s["parent_span_id"] == planner["span_id"]]
         assert [s["name"] for s in sorted(stages, key=lambda s: s["start_unix_nano"])] == [

@@ -7,6 +7,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class RetrieveShardsRequest(_message.Message):
+    __slots__ = ("request", "shard_ids")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    SHARD_IDS_FIELD_NUMBER: _ClassVar[int]
+    request: _dash_pb2.RetrieveRequest
+    shard_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request: _Optional[_Union[_dash_pb2.RetrieveRequest, _Mapping]] = ..., shard_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ShardAnswer(_message.Message):
+    __slots__ = ("shard_id", "response", "code", "message")
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    shard_id: str
+    response: _dash_pb2.RetrieveResponse
+    code: int
+    message: str
+    def __init__(self, shard_id: _Optional[str] = ..., response: _Optional[_Union[_dash_pb2.RetrieveResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class RetrieveShardsResponse(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[ShardAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[ShardAnswer, _Mapping]]] = ...) -> None: ...
+
 class TrimRequest(_message.Message):
     __slots__ = ("shard_id", "epoch")
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
