@@ -50,6 +50,8 @@ class ClusterSpec:
     fsync: str = "always"
     # More API keys besides the admin key: (key, tenants it may access).
     extra_api_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Pin node nK to the K-th CPU (round robin over the machine's): a node per core, its caches kept on it.
+    pin_nodes: bool = False
     # Extra `dash node serve` / `dash router serve` flags (e.g. ("--checkpoint-every-changes", "50")).
     node_flags: tuple[str, ...] = ()
     router_flags: tuple[str, ...] = ()
@@ -269,6 +271,7 @@ class LocalCluster:
             "--fsync",
             self.spec.fsync,
             *self._tls_flags(node_id, require_client_cert=True, extra_names=(ns.ns_ip,) if ns else ()),
+            *self._cpu_flags(node_id),
             *self.spec.node_flags,
             listen=f"{ns.ns_ip}:0" if ns is not None else "127.0.0.1:0",
         )
@@ -277,6 +280,14 @@ class LocalCluster:
         self.state.nodes[node_id] = address
         self.save()
         return address
+
+    def _cpu_flags(self, node_id: str) -> list[str]:
+        """With ``pin_nodes``, node nK runs on the K-th CPU this process may use (round robin)."""
+        number = node_id.removeprefix("n")
+        if not self.spec.pin_nodes or not number.isdigit():
+            return []
+        cpus = sorted(os.sched_getaffinity(0))
+        return ["--cpus", str(cpus[(int(number) - 1) % len(cpus)])]
 
     def _start_router(self, timeout: float) -> None:
         self.state.router = self.start_router("router", timeout)

@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from dash_client import transport
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2
-from dash_node import deadlines, heap, leader, metrics, telemetry
+from dash_node import affinity, deadlines, heap, leader, metrics, telemetry
 from dash_node.engine import EngineConfig
 from dash_node.errors import DashError
 from dash_node.host import ShardHost
@@ -275,6 +275,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="recent WAL records kept in memory for followers (older ones are read from the WAL)",
     )
     transport.add_arguments(p)
+    p.add_argument(
+        "--cpus",
+        default="",
+        help="run on these CPUs only, e.g. 0 or 0,2-3 (default: any); nodes sharing a machine answer "
+        "faster on cores of their own",
+    )
     p.add_argument("--node-id", default="", help="cluster mode: this node's id in placement")
     p.add_argument("--etcd", default="", help="cluster mode: etcd endpoints HOST:PORT[,HOST:PORT...]")
     p.add_argument("--lease-ttl", type=int, default=10, help="cluster mode: registration lease, seconds")
@@ -333,6 +339,8 @@ def main(argv: list[str]) -> int:
         print("dash node serve: --node-id and --etcd go together (cluster mode)", file=sys.stderr)
         return 2
     try:
+        if args.cpus:
+            affinity.pin(affinity.parse_cpus(args.cpus))
         config = config_from_args(args)
         config.validate()
         token = cluster_token(args.cluster_token_file)

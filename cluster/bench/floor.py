@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import os
 import struct
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import grpc
 import numpy as np
 
 from cluster.bench.measure import cpu_ms, cpu_per_request, percentiles
+from dash_node import affinity
 from dash_node.index.vector import VectorConfig
 from dash_router import eventloop
 
@@ -63,10 +65,12 @@ async def _serve(handler, port_file: Path) -> None:
     await server.wait_for_termination()
 
 
-def _node(vectors: Path, bounds: list[int], port_file: Path) -> None:
+def _node(vectors: Path, bounds: list[int], port_file: Path, cpus: str) -> None:
     """One process holding the shards whose edges are ``bounds``, each its own graph, searched in turn."""
     from usearch.index import Index
 
+    if cpus:
+        affinity.pin(affinity.parse_cpus(cpus))
     cfg = VectorConfig()
     data = np.load(vectors, mmap_mode="r")
     indexes = []
@@ -116,14 +120,18 @@ class Serving:
 
 
 @contextlib.contextmanager
-def serving(vectors: np.ndarray, shards: int, nodes: int | None = None) -> Iterator[Serving]:
-    """Start the node processes (each builds its shards' indexes; ``nodes`` defaults to one per shard) and
-    the router; yield where it listens."""
+def serving(
+    vectors: np.ndarray, shards: int, nodes: int | None = None, pin: bool = False
+) -> Iterator[Serving]:
+    """Start the node processes (each builds its shards' indexes; ``nodes`` defaults to one per shard;
+    with ``pin``, process i runs on the i-th CPU, as `ClusterSpec.pin_nodes` places DASH's nodes) and the
+    router; yield where it listens."""
     with tempfile.TemporaryDirectory(prefix="dash-floor-") as d:
         path = Path(d) / "vectors.npy"
         np.save(path, np.asarray(vectors, dtype=np.float32))
         edges = np.linspace(0, len(vectors), shards + 1).astype(int)
         groups = np.array_split(np.arange(shards), min(nodes or shards, shards))
+        cpus = sorted(os.sched_getaffinity(0))
         procs: list[subprocess.Popen] = []
         try:
             port_files = []
@@ -131,6 +139,8 @@ def serving(vectors: np.ndarray, shards: int, nodes: int | None = None) -> Itera
                 pf = Path(d) / f"node{i}.port"
                 bounds = ",".join(str(e) for e in edges[held[0] : held[-1] + 2])
                 args = ("--vectors", str(path), "--bounds", bounds, "--port-file", str(pf))
+                if pin:
+                    args += ("--cpus", str(cpus[i % len(cpus)]))
                 procs.append(_spawn("node", *args))
                 port_files.append(pf)
             node_addrs = [f"127.0.0.1:{_wait_port(pf, procs)}" for pf in port_files]
@@ -169,12 +179,18 @@ def search(channel: grpc.Channel, query: np.ndarray, k: int) -> tuple[np.ndarray
 
 
 def measure(
-    vectors: np.ndarray, queries: np.ndarray, shards: int, k: int, requests: int, nodes: int | None = None
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    shards: int,
+    k: int,
+    requests: int,
+    nodes: int | None = None,
+    pin: bool = False,
 ) -> dict:
     """Sequential latency of ids-only top-``k`` queries through the floor router, and the CPU its
     processes spent per query (the index build time is reported apart)."""
     started = time.perf_counter()
-    with serving(vectors, shards, nodes) as floor, grpc.insecure_channel(floor.address) as channel:
+    with serving(vectors, shards, nodes, pin) as floor, grpc.insecure_channel(floor.address) as channel:
         build_s = time.perf_counter() - started
         call = channel.unary_unary(METHOD)
         packed = [_query(k, q) for q in queries]
@@ -190,6 +206,7 @@ def measure(
     return {
         "shards": shards,
         "nodes": len(floor.pids) - 1,
+        "pinned": pin,
         "top_k": k,
         "build_s": round(build_s, 1),
         **percentiles(ms),
@@ -204,12 +221,13 @@ def main() -> None:
     n.add_argument("--vectors", type=Path, required=True)
     n.add_argument("--bounds", required=True, help="the edges of the shards it holds: A,B[,C...]")
     n.add_argument("--port-file", type=Path, required=True)
+    n.add_argument("--cpus", default="", help="run on these CPUs only")
     r = sub.add_parser("router")
     r.add_argument("--nodes", required=True)
     r.add_argument("--port-file", type=Path, required=True)
     args = ap.parse_args()
     if args.role == "node":
-        _node(args.vectors, [int(b) for b in args.bounds.split(",")], args.port_file)
+        _node(args.vectors, [int(b) for b in args.bounds.split(",")], args.port_file, args.cpus)
     else:
         _router(args.nodes.split(","), args.port_file)
 

@@ -103,7 +103,11 @@ def run(
                 result, profile, corpus, vectors, qvecs, embedder, measure.Target(router, api_key, channel)
             )
         return result
-    spec = ClusterSpec(nodes=profile.nodes, shards=profile.shards, replicas=profile.replicas, audit=False)
+    # As many nodes as cores: a node per core (cluster/local.py `pin_nodes`; the floor alike).
+    pin = profile.nodes == len(os.sched_getaffinity(0))
+    spec = ClusterSpec(
+        nodes=profile.nodes, shards=profile.shards, replicas=profile.replicas, audit=False, pin_nodes=pin
+    )
     result["cluster"] = asdict(spec)
     with tempfile.TemporaryDirectory(prefix="dash-bench-") as d, LocalCluster(Path(d) / "c", spec) as c:
         with grpc.insecure_channel(c.router) as channel:
@@ -155,8 +159,10 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
         for c in CONCURRENCY:
             requests = profile.requests * (1 if c == 1 else 2)
             lat[f"top{k}_c{c}"] = measure.latency(target, TENANT, corpus.queries, qvecs, k, c, requests)
-    # The same vectors behind the same number of shards, answering ids only: the floor DASH is set against.
-    result["floor"] = floor.measure(vectors, qvecs, profile.shards, 50, profile.requests, profile.nodes)
+    # The same vectors on as many shards and processes (pinned alike), answering ids only: the floor DASH
+    # is set against.
+    pin = result.get("cluster", {}).get("pin_nodes", False)
+    result["floor"] = floor.measure(vectors, qvecs, profile.shards, 50, profile.requests, profile.nodes, pin)
     n_recall = min(100, len(qvecs))
     result["recall"] = measure.recall(target, TENANT, qvecs[:n_recall], ids, vectors)
     result["quality"] = measure.quality(target, TENANT, corpus.queries, qvecs, ids, vectors)

@@ -64,6 +64,8 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert cpu["router"] > 0 and cpu["n1"] + cpu["n2"] > 0
     machine = result["machine"]["jitter"]
     assert machine["seconds"] >= 1.0 and machine["unit_ms_p50"] > 0 and 0 <= machine["time_in_episodes"] < 1
+    pinned = TINY.nodes == len(os.sched_getaffinity(0))  # a node per core when there are as many
+    assert result["cluster"]["pin_nodes"] is pinned and result["floor"]["pinned"] is pinned
     floor_cpu = result["floor"]["cpu_ms_per_query"]
     assert set(floor_cpu) == {"node0", "node1", "router", "total"} and floor_cpu["total"] > 0
     # Searched exactly (a small tenant), over half-precision vectors: the float32 truth differs only where
@@ -102,8 +104,8 @@ def test_a_short_soak_samples_drift_under_mixed_load() -> None:
     assert "retrieval" not in result  # a soak replaces the measurement matrix
 
 
-@pytest.mark.parametrize("nodes", [3, 2])
-def test_the_floor_merges_shards_into_the_global_top_k(nodes: int) -> None:
+@pytest.mark.parametrize(("nodes", "pin"), [(3, False), (2, True)])
+def test_the_floor_merges_shards_into_the_global_top_k(nodes: int, pin: bool) -> None:
     """Through the floor's router, three shards answer as one index would, whether each has a process of
     its own or two share one: each key's score is its exact similarity, best first, and the merged answers
     find the exact top 10 of clustered vectors (an HNSW graph built on several threads is not
@@ -114,8 +116,12 @@ def test_the_floor_merges_shards_into_the_global_top_k(nodes: int) -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
     shards_in_answers, found = set(), 0
-    with floor.serving(vectors, 3, nodes) as served, grpc.insecure_channel(served.address) as channel:
+    with floor.serving(vectors, 3, nodes, pin) as served, grpc.insecure_channel(served.address) as channel:
         assert len(served.pids) == nodes + 1  # and the router
+        cpus = sorted(os.sched_getaffinity(0))
+        for i in range(nodes):
+            want = {cpus[i % len(cpus)]} if pin else set(cpus)
+            assert os.sched_getaffinity(served.pids[f"node{i}"]) == want
         for q in queries:
             keys, scores = floor.search(channel, q, 10)
             similarity = vectors @ (q / np.linalg.norm(q))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -53,3 +54,18 @@ def test_a_second_node_on_the_same_data_dir_is_refused_and_the_first_keeps_servi
         health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
         == health_pb2.HealthCheckResponse.SERVING
     )
+
+
+def test_cpus_confines_the_node_and_its_threads_and_a_bad_list_is_refused(
+    node_factory, tmp_path: Path
+) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    node = node_factory("pinned", "--cpus", str(cpu))
+    threads = os.listdir(f"/proc/{node.proc.pid}/task")
+    assert len(threads) > 5  # gRPC's pollers, the writer, the indexer, the detector...
+    assert all(os.sched_getaffinity(int(t)) == {cpu} for t in threads)
+    for bad, says in (("x", "expected CPU numbers"), ("3-1", "runs backwards"), ("4096", "not available")):
+        proc = subprocess.run(
+            node_command(tmp_path / "refused", "--cpus", bad), capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 2 and "--cpus" in proc.stderr and says in proc.stderr, proc.stderr
