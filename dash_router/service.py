@@ -213,7 +213,9 @@ class Router:
             try:
                 reply = await self._call(node_id, "RetrieveShards", request, self.config.shard_timeout)
                 parts: dict[str, object] = {
-                    a.shard_id: a.response if a.code == 0 else RpcFailed(_STATUS[a.code], a.message)
+                    a.shard_id: a.response
+                    if a.code == 0
+                    else RpcFailed(_STATUS.get(a.code, grpc.StatusCode.UNKNOWN), a.message)
                     for a in reply.answers
                 }
             except (RpcFailed, Unavailable) as exc:
