@@ -56,6 +56,7 @@ from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
 from dash_node.evidence.detector import Detector
 from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
+from dash_node.fairlock import FairLock
 from dash_node.features import ClaimCache, answer_of, features_of
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
@@ -239,8 +240,9 @@ class Engine:
             lambda: VectorStore.load(self.path / "vectors", self.config.vector),
             lambda: VectorStore(self.config.vector),
         )
-        # Held by the writer while it changes the indexes and by readers while they search them.
-        self.index_lock = threading.Lock()
+        # Held by the writer while it changes the indexes and by readers while they search them; granted
+        # in arrival order, so the indexer's step after step cannot starve a search (fairlock.py).
+        self.index_lock = FairLock()
         # The indexer thread (started below) moves buffered vectors into the graphs when woken.
         self._stopping = threading.Event()
         self._indexer_wake = threading.Event()
@@ -329,13 +331,14 @@ class Engine:
                 batch = wal_pb2.WalBatch.FromString(rec.payload)
                 touched.claims |= {(batch.tenant_id, it.claim.claim_id) for it in batch.upserts}
                 touched.claims |= {(batch.tenant_id, cid) for cid in batch.deletes}
-            self._sync_indexes(touched)
+            self._sync_indexes(touched, recovering=True)
         report = {
             "applied_lsn_before": applied,
             "replayed_records": replayed,
             "wal_last_lsn": self.wal.last_lsn,
             "index_snapshot_lsn": index_lsn,
             "rebuilt_indexes": rebuilt,
+            "index_backlog": self.vectors.pending,  # re-indexed vectors the indexer moves after opening
             "wal_quarantined_to": quarantined,
             "wal_dropped_bytes": self.wal.recovery.dropped_bytes,
             "wal_drop_reason": self.wal.recovery.reason,
@@ -373,11 +376,16 @@ class Engine:
         with self.store.read() as txn:
             for tenant in self.store.tenants(txn):
                 touched.claims |= {(tenant, c.claim_id) for c in self.store.iter_claims(txn, tenant)}
-        self._sync_indexes(touched)
+        self._sync_indexes(touched, recovering=True)
 
-    def _sync_indexes(self, touched: Touched) -> None:
+    def _sync_indexes(self, touched: Touched, recovering: bool = False) -> None:
         """Make the index entries of the touched claims equal to their current state, and queue the
-        claims whose features may have changed for the indexer to compute again."""
+        claims whose features may have changed for the indexer to compute again.
+
+        New vectors wait in the write buffer for the indexer. A write that finds the buffer over its
+        bound moves as many vectors into the graphs as it added, so writes cannot outrun the indexer;
+        never more, so no write stalls on a backlog it did not cause. Recovery moves none: the replica
+        serves at once (the buffer is searched exactly) while the indexer drains what it re-indexed."""
         if touched.features:
             with self._warm_lock:
                 self._to_warm.update(dict.fromkeys(touched.features))
@@ -404,6 +412,7 @@ class Engine:
                 tv = self.vectors.tenant(tenant)
                 if tv is not None:
                     tv.remove(np.asarray(docnos, dtype=np.uint64))
+            added = 0
             for tenant, rows in upserts.items():
                 with_vec = [(d, c) for d, c in rows if c.embedding]
                 if not with_vec:
@@ -412,9 +421,14 @@ class Engine:
                 keys = np.asarray([d for d, _ in with_vec], dtype=np.uint64)
                 mat = np.vstack([np.frombuffer(c.embedding, dtype="<f4") for _, c in with_vec])
                 self.vectors.ensure(tenant, dim).upsert(keys, mat)
+                added += len(keys)
             cfg = self.config.vector
-            while self.vectors.pending > cfg.max_pending:  # the indexer is behind: writers help it
-                self.vectors.merge(cfg.merge_chunk)
+            owed = 0 if recovering else min(added, self.vectors.pending - cfg.max_pending)
+            while owed > 0:  # the indexer is behind: this write moves its share
+                moved = self.vectors.merge(min(cfg.merge_chunk, owed))
+                if not moved:
+                    break
+                owed -= moved
         self._index_backlog.set(self.vectors.pending)
         if self.vectors.pending:
             self._indexer_wake.set()

@@ -166,6 +166,10 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
     row("RSS MB at the end, max node: heap (anonymous) / file-backed (LMDB map)", _rss_split)
     row("disk bytes per claim per replica", lambda r: r["resources"]["disk_bytes_per_claim_per_replica"])
     row("restart after SIGKILL, s to serving", lambda r: r["restart"]["seconds_to_serving"])
+    row(
+        "restart: s until the re-indexed vectors are in their graphs (serving meanwhile)",
+        lambda r: r["restart"]["seconds_to_caught_up"],
+    )
     for name, r in (runs if peer_runs is None else peer_runs).items():
         if "peers" in r:
             lines += ["", *_peers_table(name, r)]

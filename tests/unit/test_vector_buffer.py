@@ -114,3 +114,36 @@ def test_a_checkpoint_keeps_the_buffer_and_a_reopened_engine_answers_the_same(tm
         assert _finds_itself(engine, vectors) >= 0.98
     finally:
         engine.close()
+
+
+def test_a_reopened_replica_serves_what_it_reindexed_at_once_and_a_write_moves_only_its_share(
+    tmp_path, monkeypatch
+) -> None:
+    vectors = _vectors(350)
+    engine = _engine(tmp_path / "e", max_pending=60)
+    try:
+        _ingest(engine, vectors[:300])
+    finally:
+        engine.close()  # no checkpoint since the first write: reopening re-indexes all 300 from the WAL
+    # Only writes move vectors now: what recovery left in the buffer, and what each write moves, show.
+    monkeypatch.setattr(Engine, "_index_loop", lambda self: None)
+    engine = _engine(tmp_path / "e", max_pending=60)
+    try:
+        # Recovery moved none into the graph (it used to move all but 60 before the replica opened),
+        # and every claim is found at once: the buffer is searched exactly.
+        assert engine.recovery["index_backlog"] == engine.vectors.pending == 300
+        assert _finds_itself(engine, vectors[:300]) == 1.0
+        # A write over the bound moves as many vectors as it adds, not the whole backlog it found.
+        _ingest(engine, vectors[300:], first=300)
+        assert engine.vectors.pending == 300
+        assert len(engine.vectors.tenant("t")) == 350
+        assert _finds_itself(engine, vectors) >= 0.98
+    finally:
+        engine.close()
+    monkeypatch.undo()
+    engine = _engine(tmp_path / "e", max_pending=60)
+    try:
+        _drained(engine)  # with its indexer, a reopened replica drains the backlog by itself
+        assert _finds_itself(engine, vectors) >= 0.98
+    finally:
+        engine.close()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dash_node.errors import InvalidArgument, WalCorruption
 from dash_node.index.vector import TenantVectors, VectorConfig, VectorStore, stored
@@ -287,3 +289,51 @@ def test_a_growing_graph_is_searched_wider_unless_the_breadth_is_pinned() -> Non
     t.set_search_expansion(40)
     t.search(x[0], 5)
     assert t._index.expansion_search == 40
+
+
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("upsert"), st.integers(0, 80), st.integers(1, 40)),
+        st.tuples(st.just("remove"), st.integers(0, 120), st.integers(1, 20)),
+        st.tuples(st.just("merge"), st.integers(1, 50), st.just(0)),
+        st.tuples(st.just("search"), st.integers(0, 119), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=_STEPS)
+def test_the_searched_buffer_always_holds_what_is_buffered_while_the_indexer_drains_it(steps) -> None:
+    """The buffer's stacked form is built once and its head dropped as the indexer moves the oldest
+    vectors (rebuilding it cost every search after each step O(buffer)): whatever the order of writes,
+    removals, indexer steps and searches, it holds exactly the buffered keys, vectors and norms, in
+    order."""
+    x = clustered(120, 21)
+    t = TenantVectors(DIM, VectorConfig(exact_search_below=0))
+    for op, a, b in steps:
+        keys = np.arange(a, min(a + b, 120), dtype=np.uint64)
+        if op == "upsert" and len(keys):
+            t.upsert(keys, x[keys.astype(int)])
+        elif op == "remove":
+            t.remove(keys)
+        elif op == "merge":
+            t.merge(a)
+        elif op == "search" and len(t):
+            got, _ = t.search(x[a], 5)
+            assert len(got) == min(5, len(t))
+        cached_keys, matrix, norms = t._buffered()
+        assert cached_keys.tolist() == list(t._pending)
+        want = np.stack(list(t._pending.values())) if t.pending else np.empty((0, DIM), np.float32)
+        assert np.array_equal(matrix, want)
+        assert np.allclose(norms, np.linalg.norm(want, axis=1), rtol=1e-6)
+
+
+def test_an_indexer_step_keeps_the_stacked_buffer_instead_of_stacking_it_again() -> None:
+    t = TenantVectors(DIM, VectorConfig(exact_search_below=0))
+    t.upsert(np.arange(300, dtype=np.uint64), clustered(300, 22))
+    _, before, _ = t._buffered()
+    t.merge(100)
+    keys, after, _ = t._buffered()
+    assert keys.tolist() == list(range(100, 300))
+    assert np.shares_memory(before, after)  # a view of the same rows, not a copy
