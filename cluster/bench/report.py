@@ -118,6 +118,12 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
     row("ingest claims/s, replicated ack", lambda r: r["ingest"]["replicated_client_vectors"]["claims_per_s"])
     row("background work caught up, s after the last ack", _background_s)
     row(
+        "ingest claims/s through the background work (claims / (load s + catch-up s)), client vectors",
+        lambda r: round(
+            r["corpus"]["claims"] / (r["ingest"]["leader_client_vectors"]["seconds"] + _background_s(r)), 1
+        ),
+    )
+    row(
         "ingest CPU ms per claim, all processes, through the background work (ceiling claims/s on this box)",
         lambda r: (
             f"{r['ingest']['leader_client_vectors']['cpu_ms_per_claim']['total']}"
@@ -167,8 +173,8 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
     row("disk bytes per claim per replica", lambda r: r["resources"]["disk_bytes_per_claim_per_replica"])
     row("restart after SIGKILL, s to serving", lambda r: r["restart"]["seconds_to_serving"])
     row(
-        "restart: s until the re-indexed vectors are in their graphs (serving meanwhile)",
-        lambda r: r["restart"]["seconds_to_caught_up"],
+        "restart: s until the re-indexed vectors are in their graphs (serving meanwhile); peak RSS MB",
+        lambda r: f"{r['restart']['seconds_to_caught_up']}; {r['restart']['peak_rss_mb']:,.0f}",
     )
     for name, r in (runs if peer_runs is None else peer_runs).items():
         if "peers" in r:

@@ -233,6 +233,8 @@ def _restart_after_kill(c: LocalCluster, node_id: str, claims: int) -> dict:
         "node": node_id,
         "seconds_to_serving": round(seconds, 2),
         "seconds_to_caught_up": caught_up,
+        # what the buffer of re-indexed vectors costs in memory until the indexer has moved them
+        "peak_rss_mb": measure.peak_rss_mb({node_id: c.state.pids[node_id]}).get(node_id),
         "replicas": measure.recovery_report(log.read_text(errors="replace")),
     }
 

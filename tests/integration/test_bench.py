@@ -84,7 +84,7 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert result["resources"]["disk_bytes_per_claim_per_replica"] > 0
     restart = result["restart"]
     assert restart["seconds_to_serving"] > 0 and restart["replicas"]
-    assert restart["seconds_to_caught_up"] >= restart["seconds_to_serving"]
+    assert restart["seconds_to_caught_up"] >= restart["seconds_to_serving"] and restart["peak_rss_mb"] > 0
     assert all("replayed_records" in r for r in restart["replicas"])
     saved = report.save(result, tmp_path)
     assert saved.exists() and "tiny" in report.latest(tmp_path)
