@@ -56,10 +56,10 @@ from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
 from dash_node.evidence.detector import Detector
 from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
-from dash_node.fairlock import FairLock
 from dash_node.features import ClaimCache, answer_of, features_of
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
+from dash_node.indexlock import IndexLock
 from dash_node.metrics import NODE as METRICS
 from dash_node.placement import KEYSPACE, claim_routing_key, document_routing_key
 from dash_node.planner import Planner, TemporalConfig
@@ -240,9 +240,9 @@ class Engine:
             lambda: VectorStore.load(self.path / "vectors", self.config.vector),
             lambda: VectorStore(self.config.vector),
         )
-        # Held by the writer while it changes the indexes and by readers while they search them; granted
-        # in arrival order, so the indexer's step after step cannot starve a search (fairlock.py).
-        self.index_lock = FairLock()
+        # Held by the writer while it changes the indexes and by readers while they search them; the
+        # indexer's steps wait for them (indexlock.py).
+        self.index_lock = IndexLock()
         # The indexer thread (started below) moves buffered vectors into the graphs when woken.
         self._stopping = threading.Event()
         self._indexer_wake = threading.Event()
@@ -441,7 +441,7 @@ class Engine:
             self._indexer_wake.wait()
             self._indexer_wake.clear()
             while not self._stopping.is_set():
-                with self.index_lock:
+                with self.index_lock.background():
                     moved = self.vectors.merge(self.config.vector.merge_chunk)
                     self._index_backlog.set(self.vectors.pending)
                 if not moved and not self._warm(self.config.vector.merge_chunk):
