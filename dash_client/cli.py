@@ -114,6 +114,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             explain=args.explain,
             include_history=args.history,
             graph_depth=args.graph_depth,
+            num_candidates=args.num_candidates,
         )
     out = result.to_json()
     if args.json:
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--history", action="store_true", help="the whole history: claims no longer valid or superseded too"
     )
     ret.add_argument("--graph-depth", type=int, default=0, help="add claims linked by evidence edges (hops)")
+    ret.add_argument(
+        "--num-candidates", type=int, default=0, help="candidates per first stage, per shard (0: max(50, 2k))"
+    )
     ret.add_argument("--json", action="store_true", help="print the documented JSON shape")
     _client_args(ret)
     ret.set_defaults(func=cmd_retrieve)

@@ -302,6 +302,7 @@ class _Base:
         read_preference: str,
         max_staleness_ms: int,
         weights: Mapping[str, float] | None,
+        num_candidates: int,
     ) -> _Call:
         if mode not in MODES:
             raise InvalidArgument(f"mode: one of {sorted(MODES)}")
@@ -315,6 +316,7 @@ class _Base:
             explain=explain,
             include_history=include_history,
             read=read_options(after, read_preference, max_staleness_ms),
+            num_candidates=num_candidates,
         )
         if graph_depth:
             req.graph.depth = graph_depth
@@ -463,6 +465,7 @@ class DashClient(_Base):
         read_preference: str = "",
         max_staleness_ms: int = 0,
         weights: Mapping[str, float] | None = None,
+        num_candidates: int = 0,
     ) -> RetrieveResult:
         """Ranked claims with citations. ``mode`` is one of ``MODES``; ``as_of`` keeps claims valid at that
         instant, ``as_known_at`` answers from what the store knew then, ``valid_window=(start, end)`` keeps
@@ -475,7 +478,9 @@ class DashClient(_Base):
         (default: the cluster's) and ``max_staleness_ms`` bounds how stale a follower may be; a replica
         that cannot serve is passed over for the next (the same holds for ``get_claim``). ``weights``
         overrides the composite score's weights for this query (e.g. ``{"semantic": 1, "lexical": 0,
-        ...}``), with the names of ``ScoreBreakdown``."""
+        ...}``), with the names of ``ScoreBreakdown``. ``num_candidates`` is how many candidates BM25 and
+        the vector search each give the ranking on each shard (``top_k`` to 10,000; default max(50,
+        2 x top_k)): more can find results the full score ranks higher, at more time."""
         return self._invoke(self._plan_retrieve(**_args(locals())))
 
     def get_claim(
@@ -598,6 +603,7 @@ class AsyncDashClient(_Base):
         read_preference: str = "",
         max_staleness_ms: int = 0,
         weights: Mapping[str, float] | None = None,
+        num_candidates: int = 0,
     ) -> RetrieveResult:
         """See ``DashClient.retrieve``."""
         return await self._invoke(self._plan_retrieve(**_args(locals())))

@@ -170,7 +170,7 @@ class Planner:
                 return resp  # the tenant has no data here
             allowed = self._prefilter(txn, req)
             stage("prefilter", -1 if allowed is None else len(allowed))
-            m = max(w.min_candidates, w.candidate_multiplier * k)
+            m = req.num_candidates or max(w.min_candidates, w.candidate_multiplier * k)
 
             lex_hits = []
             if req.query.strip():

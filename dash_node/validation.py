@@ -35,6 +35,7 @@ class Limits:
     max_label_chars: int = 1024
     max_dim: int = 4096
     max_top_k: int = 1000
+    max_num_candidates: int = 10_000
     max_graph_depth: int = 3
     max_graph_degree: int = 100
 
@@ -254,6 +255,11 @@ def check_retrieve(req: dash_pb2.RetrieveRequest, limits: Limits) -> None:
         decode_vector("query_embedding", req.query_embedding, limits)
     if not 0 <= req.top_k <= limits.max_top_k:
         raise InvalidArgument("top_k", f"must be within [0, {limits.max_top_k}], got {req.top_k}")
+    if req.num_candidates and not (req.top_k or 10) <= req.num_candidates <= limits.max_num_candidates:
+        raise InvalidArgument(
+            "num_candidates",
+            f"must be 0 or within [top_k, {limits.max_num_candidates}], got {req.num_candidates}",
+        )
     _check_enum("stance_mode", req.stance_mode, dash_pb2.StanceMode)
     for name in ("as_of", "as_known_at"):
         if req.HasField(name):

@@ -62,6 +62,8 @@ from dash_node.wal import WalConfig  # noqa: E402
 from scripts.evalkit import code_state  # noqa: E402
 
 K = 10
+DEPTH_KS = (25, 50)
+DEPTH_MULTIPLIERS = (4, 3, 2)
 TENANT = "climate-fever"
 RELEVANT = {"SUPPORTS", "REFUTES"}
 _ZERO = dict(
@@ -270,7 +272,34 @@ def run_setting(engine: Engine, back: dict, queries: list[Query]) -> dict:
             "ms_per_query": 1000 * (time.perf_counter() - t0) / n,
         }  # fmt: skip
     engine.planner.w = _DEFAULT
-    return {"ranking": rows, "conflicts": conflicts(engine, back, queries)}
+    return {
+        "ranking": rows,
+        "candidate_depth": candidate_depth(engine, back, scored),
+        "conflicts": conflicts(engine, back, queries),
+    }
+
+
+def candidate_depth(engine: Engine, back: dict, scored: list[Query]) -> list[dict]:
+    """The full ranking at larger k with first-stage depths of 4, 3 and 2 x k (``candidate_multiplier``):
+    what a shallower, cheaper candidate list costs in quality. A top-10 takes ``min_candidates`` (50)
+    at any of these, so it is not repeated here."""
+    rows = []
+    for k in DEPTH_KS:
+        for mult in DEPTH_MULTIPLIERS:
+            engine.planner.w = replace(_DEFAULT, candidate_multiplier=mult)
+            nd = rc = 0.0
+            t0 = time.perf_counter()
+            for q in scored:
+                ids = ranked_ids(retrieve(engine, q.text, k=k), back)
+                nd += ndcg_at(ids, q.relevant, k)
+                rc += recall_at(ids, q.relevant, k)
+            n = len(scored)
+            rows.append({
+                "k": k, "candidate_multiplier": mult, "ndcg": nd / n, "recall": rc / n,
+                "ms_per_query": 1000 * (time.perf_counter() - t0) / n,
+            })  # fmt: skip
+    engine.planner.w = _DEFAULT
+    return rows
 
 
 def conflicts(engine: Engine, back: dict, queries: list[Query]) -> dict:
@@ -330,6 +359,19 @@ def write_report(report: dict, out: Path) -> None:
             lines.append(
                 f"| {setting['distractors']} | {name} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} | "
                 f"{m['mrr@10']:.4f} | {m['ms_per_query']:.1f} |"
+            )
+    lines += [
+        "",
+        "First-stage depth (full ranking; BM25 and ANN each give max(50, multiplier x k) candidates):",
+        "",
+        "| distractors | k | multiplier | nDCG@k | recall@k | ms/query |",
+        "|---|---|---|---|---|---|",
+    ]
+    for setting in report["settings"]:
+        for d in setting.get("candidate_depth", []):
+            lines.append(
+                f"| {setting['distractors']} | {d['k']} | {d['candidate_multiplier']} | {d['ndcg']:.4f} | "
+                f"{d['recall']:.4f} | {d['ms_per_query']:.1f} |"
             )
     lines += [
         "",

@@ -516,6 +516,24 @@ CASES = [
     Case("top_k -1", "Retrieve", lambda: retrieve(top_k=-1), INVALID, "top_k"),
     Case("top_k 5000", "Retrieve", lambda: retrieve(top_k=5000), INVALID, "top_k"),
     Case(
+        "num_candidates under top_k",
+        "Retrieve",
+        lambda: retrieve(top_k=20, num_candidates=19),
+        INVALID,
+        "num_candidates",
+    ),
+    Case(
+        "num_candidates under the default top_k",
+        "Retrieve",
+        lambda: retrieve(num_candidates=9),
+        INVALID,
+        "num_candidates",
+    ),
+    Case(
+        "num_candidates 10001", "Retrieve", lambda: retrieve(num_candidates=10_001), INVALID, "num_candidates"
+    ),
+    Case("num_candidates -1", "Retrieve", lambda: retrieve(num_candidates=-1), INVALID, "num_candidates"),
+    Case(
         "graph.depth 9",
         "Retrieve",
         lambda: retrieve(graph=dash_pb2.GraphOptions(depth=9)),

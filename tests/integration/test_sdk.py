@@ -357,3 +357,33 @@ def test_per_query_weights_rank_by_the_chosen_components(dash: DashClient) -> No
     assert [r.claim_id for r in by_confidence.results] == ["w3", "w2", "w1", "w0"]
     with pytest.raises(InvalidArgument, match=r"weights\.novelty"):
         dash.retrieve("tides", weights={"novelty": 1})
+
+
+def test_num_candidates_sets_how_deep_the_first_stages_look(dash: DashClient) -> None:
+    """With the score on confidence alone, the most confident claim ranks first only if a first stage
+    hands it to the ranking: it is last by similarity and shares no word with the query, so the default
+    depth (50) misses it and a depth reaching all 61 claims finds it."""
+    near = [
+        ClaimIn(
+            claim_id=f"n{i}",
+            text=f"Sounding {i} of the harbour basin.",
+            embedding=[1.0, 0.01 * i, 0.0, 0.0],
+            confidence=0.1,
+        )
+        for i in range(60)
+    ]
+    far = ClaimIn(
+        claim_id="far", text="A keeper's log entry.", embedding=[0.0, 0.0, 0.0, 1.0], confidence=1.0
+    )
+    dash.ingest_batch([*near, far])
+    only_confidence = {
+        "semantic": 0, "lexical": 0, "support": 0, "contradiction_risk": 0, "temporal": 0,
+        "source_quality": 0, "confidence": 1,
+    }  # fmt: skip
+    ask = {"embedding": [1.0, 0.0, 0.0, 0.0], "top_k": 5, "weights": only_confidence}
+    default = dash.retrieve("harbour basin sounding", **ask)
+    assert len(default.results) == 5 and "far" not in [r.claim_id for r in default.results]
+    deep = dash.retrieve("harbour basin sounding", num_candidates=100, **ask)
+    assert deep.results[0].claim_id == "far"
+    with pytest.raises(InvalidArgument, match=r"num_candidates: must be 0 or within \[top_k"):
+        dash.retrieve("harbour basin sounding", num_candidates=4, **ask)

@@ -165,7 +165,7 @@ class ReadOptions(_message.Message):
     def __init__(self, after: _Optional[_Iterable[_Union[ReplicaPosition, _Mapping]]] = ..., preference: _Optional[_Union[ReadPreference, str]] = ..., max_staleness_ms: _Optional[int] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
-    __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id", "include_history", "weights")
+    __slots__ = ("tenant_id", "query", "query_embedding", "top_k", "stance_mode", "as_of", "as_known_at", "valid_window", "label_filter", "entity_filter", "graph", "explain", "read", "shard_id", "include_history", "weights", "num_candidates")
     class LabelFilterEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +189,7 @@ class RetrieveRequest(_message.Message):
     SHARD_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    NUM_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     query: str
     query_embedding: bytes
@@ -205,7 +206,8 @@ class RetrieveRequest(_message.Message):
     shard_id: str
     include_history: bool
     weights: RankingWeights
-    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., query_embedding: _Optional[bytes] = ..., top_k: _Optional[int] = ..., stance_mode: _Optional[_Union[StanceMode, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_window: _Optional[_Union[_types_pb2.TimeWindow, _Mapping]] = ..., label_filter: _Optional[_Mapping[str, str]] = ..., entity_filter: _Optional[_Iterable[str]] = ..., graph: _Optional[_Union[GraphOptions, _Mapping]] = ..., explain: _Optional[bool] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., shard_id: _Optional[str] = ..., include_history: _Optional[bool] = ..., weights: _Optional[_Union[RankingWeights, _Mapping]] = ...) -> None: ...
+    num_candidates: int
+    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., query_embedding: _Optional[bytes] = ..., top_k: _Optional[int] = ..., stance_mode: _Optional[_Union[StanceMode, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_window: _Optional[_Union[_types_pb2.TimeWindow, _Mapping]] = ..., label_filter: _Optional[_Mapping[str, str]] = ..., entity_filter: _Optional[_Iterable[str]] = ..., graph: _Optional[_Union[GraphOptions, _Mapping]] = ..., explain: _Optional[bool] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., shard_id: _Optional[str] = ..., include_history: _Optional[bool] = ..., weights: _Optional[_Union[RankingWeights, _Mapping]] = ..., num_candidates: _Optional[int] = ...) -> None: ...
 
 class RankingWeights(_message.Message):
     __slots__ = ("semantic", "lexical", "support", "contradiction_risk", "temporal", "source_quality", "confidence", "fusion")
