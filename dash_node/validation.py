@@ -9,7 +9,7 @@ engine's unit of work.
 from __future__ import annotations
 
 import math
-import unicodedata
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +44,15 @@ _MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z
 _MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
+# Unicode's control (Cc) and surrogate (Cs) code points, the two categories key encoding cannot take; both
+# are fixed ranges in every Unicode version. One regex search instead of a category lookup per
+# character: an id is checked in 0.2 µs instead of 2.7 (check_batch: 19.5 -> 14.9 µs a claim, with the
+# vector check below using array methods).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _has_control(s: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cs") for c in s)
+    return _CONTROL.search(s) is not None
 
 
 def check_id(field: str, value: str, max_chars: int, required: bool = True) -> None:
@@ -91,9 +98,9 @@ def decode_vector(field: str, raw: bytes, limits: Limits) -> np.ndarray:
     if dim > limits.max_dim:
         raise InvalidArgument(field, f"dimension {dim} exceeds {limits.max_dim}")
     vec = np.frombuffer(raw, dtype="<f4")
-    if not np.all(np.isfinite(vec)):
+    if not np.isfinite(vec).all():
         raise InvalidArgument(field, "contains NaN or infinity")
-    if not np.any(vec):
+    if not vec.any():
         raise InvalidArgument(field, "is the zero vector")
     return vec
 
