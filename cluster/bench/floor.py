@@ -77,18 +77,20 @@ def _node(vectors: Path, bounds: list[int], port_file: Path, cpus: str) -> None:
     for start, end in itertools.pairwise(bounds):
         index = Index(
             ndim=data.shape[1],
-            metric="cos",
+            metric="ip",  # on unit rows, as DASH's graphs (dash_node/index/vector.py)
             dtype=cfg.dtype,
             connectivity=cfg.connectivity,
             expansion_add=cfg.expansion_add,
             expansion_search=cfg.expansion_for(end - start),  # as wide as a DASH shard of this size
         )
-        index.add(np.arange(start, end, dtype=np.uint64), np.ascontiguousarray(data[start:end], np.float32))
+        rows = np.asarray(data[start:end], np.float32)
+        index.add(np.arange(start, end, dtype=np.uint64), rows / np.linalg.norm(rows, axis=1, keepdims=True))
         indexes.append(index)
 
     async def search(request: bytes, context) -> bytes:
         (k,) = struct.unpack_from("<I", request)
         query = np.frombuffer(request, "<f4", offset=4)
+        query = query / np.linalg.norm(query)  # a unit query, so scores are cosines (as DASH's)
         found = [index.search(query, k) for index in indexes]
         out = np.empty(sum(len(m.keys) for m in found), dtype=_HIT)
         out["key"] = np.concatenate([m.keys for m in found])

@@ -128,7 +128,8 @@ def test_the_floor_merges_shards_into_the_global_top_k(nodes: int, pin: bool) ->
             similarity = vectors @ (q / np.linalg.norm(q))
             exact = np.argsort(-similarity)[:10]
             assert len(set(keys.tolist())) == 10
-            np.testing.assert_allclose(scores, similarity[keys.astype(np.int64)], atol=1e-4)
+            # half-precision unit vectors: their inner product is the cosine within 1e-3
+            np.testing.assert_allclose(scores, similarity[keys.astype(np.int64)], atol=1e-3)
             assert list(scores) == sorted(scores, reverse=True)
             found += len(set(keys.tolist()) & set(exact.tolist()))
             shards_in_answers |= {k // 500 for k in keys.tolist()}

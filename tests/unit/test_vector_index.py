@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from usearch.index import MetricKind
 
 from dash_node.errors import InvalidArgument, WalCorruption
 from dash_node.index.vector import TenantVectors, VectorConfig, VectorStore, stored
@@ -28,9 +29,11 @@ def clustered(n: int, seed: int, dim: int = DIM) -> np.ndarray:
 
 
 def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
-    """Cosine ground truth over the values the index stores (half precision by default)."""
-    data = stored(data, VectorConfig().dtype)
-    sims = (data @ (q / np.linalg.norm(q))) / np.linalg.norm(data, axis=1)
+    """Ground truth as the index scores: the inner product of the unit vectors it stores (half precision
+    by default) with the unit query, rounded alike."""
+    dtype = VectorConfig().dtype
+    data = stored(data / np.linalg.norm(data, axis=1, keepdims=True), dtype)
+    sims = np.einsum("ij,j->i", data, stored(q / np.linalg.norm(q), dtype))
     return keys[np.argsort(-sims, kind="stable")[:k]]
 
 
@@ -41,7 +44,8 @@ def test_upsert_search_replace_remove() -> None:
     t.upsert(keys, x)
     assert len(t) == 200 and 150 in t and 99 not in t and -1 not in t
     got, sims = t.search(x[7], 5)
-    assert got[0] == 107 and sims[0] == pytest.approx(1.0, abs=1e-5)
+    # the inner product of a unit vector rounded to half precision with itself: 1 within 1e-3
+    assert got[0] == 107 and sims[0] == pytest.approx(1.0, abs=1e-3)
     assert np.all(np.diff(sims) <= 1e-6)
     # replace key 107 with the vector of 150: now both are exact matches for x[50]
     t.upsert(np.array([107], np.uint64), x[50:51])
@@ -138,6 +142,26 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert all(n == "manifest.json" or (n.endswith(".usearch") and "/" not in n) for n in names)
 
 
+def test_a_cosine_graph_from_an_older_snapshot_stays_cosine(tmp_path: Path) -> None:
+    """Graphs were cosine before they became inner product over unit vectors: such a snapshot loads as
+    cosine, and its buffer scores as its graph does (cosine of a vector with itself is 1 exactly; the
+    inner product of its half-precision rounding is not)."""
+    cfg = VectorConfig(exact_search_below=0)
+    old = TenantVectors(DIM, cfg, TenantVectors._new_index(DIM, cfg, MetricKind.Cos))
+    x = clustered(300, 13)
+    old.upsert(np.arange(300, dtype=np.uint64), x)
+    while old.merge(100):
+        pass
+    store = VectorStore(cfg)
+    store._tenants["t"] = old
+    store.save(tmp_path / "v", lsn=1)
+    t = VectorStore.load(tmp_path / "v", cfg)[0].tenant("t")
+    assert t is not None and t._index.metric_kind == MetricKind.Cos
+    t.upsert(np.array([1000], np.uint64), x[7:8])  # buffered beside the graph
+    keys, sims = t.search(x[7], 2)
+    assert sorted(keys.tolist()) == [7, 1000] and np.all(np.abs(sims - 1.0) < 1e-6)
+
+
 def test_load_missing_and_interrupted_swap(tmp_path: Path) -> None:
     store, lsn = VectorStore.load(tmp_path / "nothing")
     assert lsn == 0 and store.tenant("a") is None
@@ -194,13 +218,15 @@ def test_small_tenants_get_the_same_exact_answer_whatever_the_build_order() -> N
     assert a.search(vecs[3], 2)[0].tolist() == [4, 8]  # the tie, in key order
 
 
-def test_a_vector_has_one_similarity_whichever_path_finds_it() -> None:
+@pytest.mark.parametrize("metric", [MetricKind.IP, MetricKind.Cos])
+def test_a_vector_has_one_similarity_whichever_path_finds_it(metric: MetricKind) -> None:
     """Buffer (exact), graph (usearch rounds the query to half precision) and similarities() agree to
     float32 rounding, so replicas holding a vector in different places rank it the same; half precision
-    stays within 1e-3 of the float32 cosine."""
+    stays within 1e-3 of the float32 cosine. Cosine: the metric of graphs from older snapshots."""
     x = clustered(2000, 11)
     keys = np.arange(2000, dtype=np.uint64)
-    t = TenantVectors(DIM, VectorConfig(exact_search_below=0))
+    cfg = VectorConfig(exact_search_below=0)
+    t = TenantVectors(DIM, cfg, TenantVectors._new_index(DIM, cfg, metric))
     t.upsert(keys, x)
     queries = clustered(20, 12)
     from_buffer = [t.search(q, 10) for q in queries]
@@ -303,14 +329,15 @@ _STEPS = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(steps=_STEPS)
-def test_the_searched_buffer_always_holds_what_is_buffered_while_the_indexer_drains_it(steps) -> None:
+@given(steps=_STEPS, metric=st.sampled_from([MetricKind.IP, MetricKind.Cos]))
+def test_the_searched_buffer_always_holds_what_is_buffered_while_the_indexer_drains_it(steps, metric) -> None:
     """The buffer's stacked form is built once and its head dropped as the indexer moves the oldest
     vectors (rebuilding it cost every search after each step O(buffer)): whatever the order of writes,
     removals, indexer steps and searches, it holds exactly the buffered keys, vectors and norms, in
-    order."""
+    order (norms: for a cosine graph only)."""
     x = clustered(120, 21)
-    t = TenantVectors(DIM, VectorConfig(exact_search_below=0))
+    cfg = VectorConfig(exact_search_below=0)
+    t = TenantVectors(DIM, cfg, TenantVectors._new_index(DIM, cfg, metric))
     for op, a, b in steps:
         keys = np.arange(a, min(a + b, 120), dtype=np.uint64)
         if op == "upsert" and len(keys):
@@ -326,7 +353,10 @@ def test_the_searched_buffer_always_holds_what_is_buffered_while_the_indexer_dra
         assert cached_keys.tolist() == list(t._pending)
         want = np.stack(list(t._pending.values())) if t.pending else np.empty((0, DIM), np.float32)
         assert np.array_equal(matrix, want)
-        assert np.allclose(norms, np.linalg.norm(want, axis=1), rtol=1e-6)
+        if metric == MetricKind.Cos:
+            assert np.allclose(norms, np.linalg.norm(want, axis=1), rtol=1e-6)
+        else:
+            assert norms is None
 
 
 def test_an_indexer_step_keeps_the_stacked_buffer_instead_of_stacking_it_again() -> None:
