@@ -272,29 +272,37 @@ class PairKeys:
     subject: str
     predicate: str
     words: frozenset[str]
+    said: frozenset[str]  # the words beyond the subject's: what the claim says about it
 
 
 def pair_keys(claim: types_pb2.Claim) -> PairKeys:
+    words = frozenset(_WORD.findall(claim.text.casefold()))
     return PairKeys(
         names=frozenset(names_of(claim)),
         subject=_norm(claim.subject),
         predicate=_norm(claim.predicate),
-        words=frozenset(_WORD.findall(claim.text.casefold())),
+        words=words,
+        said=words.difference(_WORD.findall(claim.subject.casefold())),
     )
 
 
 def worth_judging(a: PairKeys, b: PairKeys, min_word_overlap: float) -> bool:
     """A cheap test that leaves out pairs no rule could link: claims that name only different things
     (subjects, entities) never pass, claims with the same subject and predicate always do; the rest
-    need enough words in common (Jaccard). Used at ingest and by the router's cross-shard pass."""
+    need enough words in common (Jaccard). Two claims about one subject are compared on what they say
+    about it: the subject's own words are common to both by construction, and a long name made every
+    two facts about it look alike (on the bench's claims, 94% of the pairs judged, none of which the
+    judge linked). Used at ingest and by the router's cross-shard pass."""
     if a.names and b.names and not a.names & b.names:
         return False  # they name different things: not one fact
+    x, y = a.words, b.words
     if a.subject and b.subject:
         if a.subject != b.subject:
             return False  # two different subjects are not one fact
         if a.predicate and b.predicate and a.predicate == b.predicate:
             return True
-    return bool(a.words and b.words) and len(a.words & b.words) / len(a.words | b.words) >= min_word_overlap
+        x, y = a.said, b.said
+    return bool(x and y) and len(x & y) / len(x | y) >= min_word_overlap
 
 
 def _last_versions(claims: list[types_pb2.Claim]) -> list[types_pb2.Claim]:
