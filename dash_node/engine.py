@@ -498,26 +498,31 @@ class Engine:
             raise NotFound(f"tenant_id: unknown tenant '{tenant_id}'")
 
     def _upsert_batch(
-        self, tenant_id: str, items: list[types_pb2.ClaimInput], routing_key: str = ""
+        self,
+        tenant_id: str,
+        items: list[types_pb2.ClaimInput],
+        routing_key: str = "",
+        batch: wal_pb2.WalBatch | None = None,
     ) -> wal_pb2.WalBatch:
-        """A write of claims in WAL form: resolved items and the transaction time, marked for the edge
-        builder when it is on. ``routing_key``: the document's, for its sentences."""
-        batch = wal_pb2.WalBatch(
-            tenant_id=tenant_id, upserts=self._resolve_items(tenant_id, items, routing_key)
-        )
+        """A write of claims in WAL form (into ``batch`` when given): resolved items and the transaction
+        time, marked for the edge builder when it is on. ``routing_key``: the document's, for its
+        sentences."""
+        if batch is None:
+            batch = wal_pb2.WalBatch(tenant_id=tenant_id)
+        self._resolve_items(tenant_id, items, batch.upserts, routing_key)
         batch.recorded_at.CopyFrom(batch.upserts[0].claim.recorded_at)
         batch.detect = self.detector is not None
         return batch
 
     def _resolve_items(
-        self, tenant_id: str, items: Iterable[types_pb2.ClaimInput], routing_key: str = ""
-    ) -> list:
-        """Copy items into WAL form: tenant, times and routing key stamped, evidence/edges owned,
-        missing vectors embedded with the node's embedder (so replay never re-embeds)."""
+        self, tenant_id: str, items: Iterable[types_pb2.ClaimInput], out, routing_key: str = ""
+    ) -> None:
+        """Copy items into ``out`` (a batch's repeated field: each item is copied once, its vector
+        included) in WAL form: tenant, times and routing key stamped, evidence/edges owned, missing
+        vectors embedded with the node's embedder (so replay never re-embeds)."""
         now = _now()
-        out = []
         for item in items:
-            it = types_pb2.ClaimInput()
+            it = out.add()
             it.CopyFrom(item)
             c = it.claim
             c.tenant_id = tenant_id
@@ -534,14 +539,12 @@ class Engine:
                     edge.origin = types_pb2.EDGE_ORIGIN_CLIENT
                 if edge.strength == 0:
                     edge.strength = 1.0
-            out.append(it)
         missing = [it.claim for it in out if not it.claim.embedding]
         if missing:
             vecs = self.embedder.embed([c.text for c in missing])
             for c, vec in zip(missing, vecs, strict=True):
                 if np.any(vec):
                     c.embedding = np.asarray(vec, dtype="<f4").tobytes()
-        return out
 
     def _submit(
         self,
@@ -629,7 +632,7 @@ class Engine:
             replay = self._replayed_commit(tenant_id, commit_id, batch.fingerprint)
             if replay is not None:  # the first answer, with the acknowledgement it meets now
                 return self._acknowledged(replay, write)
-        batch.MergeFrom(self._upsert_batch(tenant_id, items))
+        self._upsert_batch(tenant_id, items, batch=batch)
         return self._submit(batch, write, started=started)
 
     def _replayed_commit(self, tenant_id: str, commit_id: str, fp: bytes) -> dash_pb2.WriteResponse | None:

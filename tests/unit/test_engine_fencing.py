@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dash_client._pb.dash.v1 import dash_pb2, types_pb2, wal_pb2
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.engine import _Pending
 from dash_node.errors import NotFound, StaleEpoch
@@ -28,9 +28,7 @@ def test_epoch_change_while_queued_refuses_the_write(tmp_path: Path) -> None:
         engine._write_lock.acquire()  # hold the writer between taking writes and committing them
         try:
             # The writer takes this first write and blocks on the lock ...
-            first = _Pending(
-                wal_pb2.WalBatch(tenant_id="acme", upserts=engine._resolve_items("acme", [item("a")]))
-            )
+            first = _Pending(engine._upsert_batch("acme", [item("a")]))
             engine._queue.put(first)
             _until(lambda: engine._queue.qsize() == 0)  # the writer has taken it
             # ... so this one is accepted (epoch 1 is current) and waits in the queue.
