@@ -161,8 +161,8 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
         ),
     )
     row(
-        "recall@10 / @100 (dense-only weights vs exact)",
-        lambda r: "{recall_at_10} / {recall_at_100}".format(**r["recall"]),
+        "recall@10 / @100 (dense-only weights vs exact; ± standard error over the queries)",
+        _recall,
     )
     row(
         "nDCG@10 DASH / dense-only",
@@ -180,6 +180,14 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
         if "peers" in r:
             lines += ["", *_peers_table(name, r)]
     return "\n".join(lines) + "\n"
+
+
+def _recall(r: dict) -> str:
+    rec = r["recall"]
+    text = f"{rec['recall_at_10']} / {rec['recall_at_100']}"
+    if "recall_at_10_se" in rec:  # runs before the standard error was kept have none
+        text += f" (± {rec['recall_at_10_se']} / ± {rec['recall_at_100_se']}, {rec['queries']} queries)"
+    return text
 
 
 def _peers_table(name: str, r: dict) -> list[str]:

@@ -163,8 +163,7 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
     # is set against.
     pin = result.get("cluster", {}).get("pin_nodes", False)
     result["floor"] = floor.measure(vectors, qvecs, profile.shards, 50, profile.requests, profile.nodes, pin)
-    n_recall = min(100, len(qvecs))
-    result["recall"] = measure.recall(target, TENANT, qvecs[:n_recall], ids, vectors)
+    result["recall"] = measure.recall(target, TENANT, qvecs, ids, vectors)
     result["quality"] = measure.quality(target, TENANT, corpus.queries, qvecs, ids, vectors)
     if profile.with_peers:
         from cluster.bench import peers  # the `bench` extra

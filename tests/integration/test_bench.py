@@ -71,6 +71,8 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     # Searched exactly (a small tenant), over half-precision vectors: the float32 truth differs only where
     # neighbours tie within rounding at the cut.
     assert result["recall"]["recall_at_10"] >= 0.99 and result["recall"]["recall_at_100"] >= 0.99
+    assert result["recall"]["queries"] == TINY.queries  # every query of the profile, not a sample
+    assert 0 <= result["recall"]["recall_at_10_se"] <= 0.01
     assert (
         result["floor"]["n"] == TINY.requests and result["floor"]["p99_ms"] >= result["floor"]["p50_ms"] > 0
     )
@@ -91,6 +93,7 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     md = report.markdown(report.latest(tmp_path))
     recall = result["recall"]
     assert "recall@10" in md and f"{recall['recall_at_10']} / {recall['recall_at_100']}" in md
+    assert f"{recall['queries']} queries" in md
 
 
 def test_a_short_soak_samples_drift_under_mixed_load() -> None:
