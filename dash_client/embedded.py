@@ -44,7 +44,8 @@ class InProcessNode:
         self._host = ShardHost(path, config)
         service = NodeService(self._host)
         for method in dash_pb2.DESCRIPTOR.services_by_name["Dash"].methods:
-            setattr(self, method.name, _unary(getattr(service, method.name)))
+            answer_type = getattr(dash_pb2, method.output_type.name)
+            setattr(self, method.name, _unary(getattr(service, method.name), answer_type))
 
     @property
     def engine(self) -> Engine:
@@ -56,13 +57,19 @@ class InProcessNode:
         self._host.close()
 
 
-def _unary(handler: Callable[[Message], Message]) -> Callable[..., Message]:
+def _unary(
+    handler: Callable[[Message], Message | bytes], answer_type: type[Message]
+) -> Callable[..., Message]:
+    """``handler`` called as a stub's method; an answer the service gives encoded (``Retrieve``'s) is
+    parsed, as a stub would."""
+
     def call(request: Message, timeout: float | None = None, metadata: Any = None) -> Message:
         # The per-attempt deadline reaches the engine as a served call's does: a write still queued
         # when it passes is dropped (DEADLINE_EXCEEDED), not applied behind the caller's back.
         reset = deadlines.CALLER_DEADLINE.set(None if timeout is None else time.monotonic() + timeout)
         try:
-            return handler(request)
+            answer = handler(request)
+            return answer_type.FromString(answer) if isinstance(answer, bytes) else answer
         except EngineError as exc:
             raise error_for(exc.code, exc.message) from None
         finally:

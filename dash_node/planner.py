@@ -21,6 +21,7 @@ from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import scoring, telemetry
 from dash_node.features import FeatureColumns, Features, answer_of, features_of
 from dash_node.scoring import PARTS, RankingWeights, When
+from dash_node.wire import message_field
 
 if TYPE_CHECKING:
     from dash_node.engine import Engine
@@ -29,6 +30,7 @@ _EXPAND = (types_pb2.RELATION_CONTRADICTS, types_pb2.RELATION_SUPPORTS, types_pb
 
 # How a result's query-dependent fields are encoded (``Planner._hydrated``). A tag is the field's number
 # and its wire type: floats are 5, messages 2, enums and bools varints (0; stances fit one byte).
+_RESULTS = dash_pb2.RetrieveResponse.DESCRIPTOR.fields_by_name["results"].number
 _RESULT = dash_pb2.RetrievedClaim.DESCRIPTOR.fields_by_name
 _BREAKDOWN = dash_pb2.ScoreBreakdown.DESCRIPTOR.fields_by_name
 _SCORE_TAG = _RESULT["score"].number << 3 | 5
@@ -134,7 +136,10 @@ class Planner:
         self.prune = True  # False scores every candidate (the exhaustive reference the tests compare with)
         self._shard = dash_pb2.RetrievedClaim(shard_id=engine.config.shard_id).SerializeToString()
 
-    def retrieve(self, req: dash_pb2.RetrieveRequest) -> dash_pb2.RetrieveResponse:
+    def retrieve(self, req: dash_pb2.RetrieveRequest) -> tuple[bytes, int]:
+        """The answer, encoded (a RetrieveResponse), and how many results it holds. Results are kept
+        encoded from the cache to the wire (``_hydrated``): the rest of the answer is encoded, and the
+        results are appended to it as fields."""
         eng, tenant = self.engine, req.tenant_id
         k = req.top_k or 10
         resp = dash_pb2.RetrieveResponse()
@@ -167,7 +172,7 @@ class Planner:
         with eng.store.read() as txn:
             dim = eng.store.tenant_dim(txn, tenant)
             if dim is None:
-                return resp  # the tenant has no data here
+                return resp.SerializeToString(), 0  # the tenant has no data here
             allowed = self._prefilter(txn, req)
             stage("prefilter", -1 if allowed is None else len(allowed))
             m = req.num_candidates or max(w.min_candidates, w.candidate_multiplier * k)
@@ -211,14 +216,13 @@ class Planner:
             if req.graph.depth > 0:
                 chosen += self._expand(txn, tenant, chosen, req, w, qvec, when, allowed, seen)
                 stage("graph_expansion", len(chosen))
-            for s in chosen:
-                resp.results.add().MergeFromString(self._hydrated(txn, tenant, s, seen))
+            results = b"".join(message_field(_RESULTS, self._hydrated(txn, tenant, s, seen)) for s in chosen)
             stage("hydrate", len(chosen))
         resp.dropped_by_stance = dropped
         if req.explain:
             for name, n, ms in stages:
                 resp.explain.add(stage=name, candidates=n, millis=ms, shard_id=eng.config.shard_id)
-        return resp
+        return resp.SerializeToString() + results, len(chosen)
 
     # ---- stages ------------------------------------------------------------------------------------
 
@@ -431,8 +435,9 @@ class Planner:
         """The result as answered, encoded: its cached query-independent part (the claim without its
         vector, its citations, the claims related to it by support/contradiction edges) followed by its
         scores, stance, shard and expansion flag, encoded as protobuf does (concatenated encodings merge,
-        and the cached part has none of these fields). One parse of the whole makes the result; setting
-        the fields one by one on a parsed message cost twice as much (the hydrate stage of a top-50)."""
+        and the cached part has none of these fields). It is never parsed on the node: setting the fields
+        one by one on a parsed message cost twice as much as one parse of the whole, which in turn cost
+        more than writing the answer around the bytes (``retrieve``)."""
         raw = answer_of(self.engine.derived, self.engine.store, txn, tenant, s.docno, s.claim_id, seen)
         return raw + scored_fields(s, self._shard)
 

@@ -1,9 +1,13 @@
-"""Naming the field behind a request that protobuf refuses to parse.
+"""The protobuf wire format where the generated classes fall short.
 
-Python protobuf rejects a message whose string field holds invalid UTF-8 without saying which field.
-This walks the raw wire format against the message descriptor and returns the first offending path
-(``item.claim.claim_id``), so a client gets INVALID_ARGUMENT naming the field instead of an opaque
-deserialization failure.
+Naming the field behind a request that protobuf refuses to parse: Python protobuf rejects a message
+whose string field holds invalid UTF-8 without saying which field. This walks the raw wire format
+against the message descriptor and returns the first offending path (``item.claim.claim_id``), so a
+client gets INVALID_ARGUMENT naming the field instead of an opaque deserialization failure.
+
+Writing answers already partly encoded: a retrieval's results are kept and assembled as bytes, and a
+message field is its tag, its length and those bytes, so an answer can be written without parsing its
+parts into messages only to encode them again.
 """
 
 from __future__ import annotations
@@ -28,6 +32,27 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         if not b & 0x80:
             return result, pos
         shift += 7
+
+
+def varint(n: int) -> bytes:
+    """``n`` (>= 0) as a protobuf varint."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def message_field(number: int, encoded: bytes) -> bytes:
+    """An embedded message (or bytes) field: tag, length, then ``encoded`` as it is. Concatenated
+    encodings of one message merge, and a repeated field's entries keep their order."""
+    return varint(number << 3 | 2) + varint(len(encoded)) + encoded
+
+
+def encoded(answer) -> bytes:
+    """An answer on the wire; one already encoded goes as it is (a gRPC response serializer)."""
+    return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
 def find_bad_field(desc: Descriptor, data: bytes, path: str = "", depth: int = 0) -> str | None:

@@ -28,7 +28,7 @@ from dash_node import heap, metrics, telemetry
 from dash_node import validation as v
 from dash_node.errors import DashError
 from dash_node.server import CODES, MAX_MESSAGE_BYTES
-from dash_node.wire import Undecodable, lenient_decoder
+from dash_node.wire import Undecodable, encoded, lenient_decoder
 from dash_router import eventloop
 from dash_router.admission import Admission, AdmissionConfig, Overloaded
 from dash_router.audit import AuditLog, load_key
@@ -121,13 +121,8 @@ def _handler(
     return grpc.unary_unary_rpc_method_handler(
         handle,
         request_deserializer=lenient_decoder(input_desc),
-        response_serializer=_encoded,
+        response_serializer=encoded,
     )
-
-
-def _encoded(answer) -> bytes:
-    """An answer on the wire; one already encoded (a shard's, passed through) goes as it is."""
-    return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
 def build_server(

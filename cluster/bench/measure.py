@@ -248,7 +248,8 @@ def recall(
     for k in ks:
         got = np.asarray(per_query[k])
         out[f"recall_at_{k}"] = round(float(got.mean()), 4)
-        out[f"recall_at_{k}_se"] = round(float(got.std(ddof=1) / np.sqrt(len(got))), 4) if len(got) > 1 else 0.0
+        spread = float(got.std(ddof=1) / np.sqrt(len(got))) if len(got) > 1 else 0.0
+        out[f"recall_at_{k}_se"] = round(spread, 4)
     out["queries"] = len(qvecs)
     return out
 

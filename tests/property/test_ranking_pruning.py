@@ -93,10 +93,10 @@ def test_pruned_ranking_equals_exhaustive(engine, query, vector_seed, top_k, wei
         weights=dash_pb2.RankingWeights(**dict(zip(NAMES, weights, strict=True))),
     )
     engine.planner.prune = True
-    pruned = engine.planner.retrieve(req)
+    pruned = engine.retrieve(req)
     engine.planner.prune = False
     try:
-        full = engine.planner.retrieve(req)
+        full = engine.retrieve(req)
     finally:
         engine.planner.prune = True
     assert [(r.claim.claim_id, r.score) for r in pruned.results] == [
@@ -134,7 +134,7 @@ def test_one_shards_answer_is_its_own_merge(
         graph=dash_pb2.GraphOptions(depth=depth, max_degree=3),
         explain=explain,
     )
-    answer = engine.planner.retrieve(req)
+    answer = engine.retrieve(req)
     merged = merge([answer], req, RuleJudge())
     assert list(merged.results) == list(answer.results)
     assert list(merged.explain) == list(answer.explain)

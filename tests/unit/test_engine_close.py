@@ -33,7 +33,7 @@ def test_close_waits_for_reads_in_flight_and_refuses_new_ones(tmp_path) -> None:
         with engine._reads.reading():  # a read that is still running when the close begins
             inside.set()
             release.wait(10)
-            read_in_flight.append(engine.planner.retrieve(request))
+            read_in_flight.append(dash_pb2.RetrieveResponse.FromString(engine.planner.retrieve(request)[0]))
 
     t = threading.Thread(target=reader)
     t.start()
