@@ -24,14 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import numpy as np
 
-from cluster.bench.measure import cpu_ms, cpu_per_request, percentiles
+from cluster.bench.measure import add_cpu, cpu_ms, cpu_per_request, percentiles
 from dash_node import affinity
 from dash_node.index.vector import VectorConfig
 from dash_router import eventloop
@@ -188,9 +188,15 @@ def measure(
     requests: int,
     nodes: int | None = None,
     pin: bool = False,
+    beside: Callable[[int], None] | None = None,
+    turns: int = 1,
 ) -> dict:
     """Sequential latency of ids-only top-``k`` queries through the floor router, and the CPU its
-    processes spent per query (the index build time is reported apart)."""
+    processes spent per query (the index build time is reported apart). With ``beside`` (which runs
+    that many requests of the system set against the floor), the two take ``turns`` turns each, the
+    other system first: on these VMs the machine's speed drifts within minutes (the floor's CPU per
+    query doubled between two runs of one commit), and measured one after the other, a ratio to the
+    floor said more of when each ran than of either."""
     started = time.perf_counter()
     with serving(vectors, shards, nodes, pin) as floor, grpc.insecure_channel(floor.address) as channel:
         build_s = time.perf_counter() - started
@@ -198,21 +204,26 @@ def measure(
         packed = [_query(k, q) for q in queries]
         for raw in packed[: min(50, requests)]:
             call(raw, timeout=30)
-        cpu_before = cpu_ms(floor.pids)
-        ms = []
-        for i in range(requests):
-            t0 = time.perf_counter()
-            call(packed[i % len(packed)], timeout=30)
-            ms.append((time.perf_counter() - t0) * 1000)
-        cpu = cpu_per_request(cpu_before, cpu_ms(floor.pids), requests)
+        ms: list[float] = []
+        spent: dict[str, float] = {}
+        for share in np.array_split(np.arange(requests), turns):
+            if beside is not None:
+                beside(len(share))
+            before = cpu_ms(floor.pids)
+            for i in share.tolist():
+                t0 = time.perf_counter()
+                call(packed[i % len(packed)], timeout=30)
+                ms.append((time.perf_counter() - t0) * 1000)
+            add_cpu(spent, before, cpu_ms(floor.pids))
     return {
         "shards": shards,
         "nodes": len(floor.pids) - 1,
         "pinned": pin,
         "top_k": k,
         "build_s": round(build_s, 1),
+        "turns": turns if beside is not None else 0,
         **percentiles(ms),
-        "cpu_ms_per_query": cpu,
+        "cpu_ms_per_query": cpu_per_request({}, spent, requests),
     }
 
 

@@ -189,37 +189,72 @@ def latency(
     requests: int,
 ) -> dict:
     """``requests`` hybrid queries (text and vector) from ``concurrency`` threads on one channel."""
-    stub, md = target.stub, target.metadata
-    packed = [qvecs[i].astype("<f4").tobytes() for i in range(len(queries))]
+    run = LatencyRun(target, tenant, queries, qvecs, top_k, concurrency)
+    run.turn(requests)
+    return run.result()
 
-    def one(i: int) -> float:
-        j = i % len(queries)
-        req = dash_pb2.RetrieveRequest(
-            tenant_id=tenant, query=queries[j].text, query_embedding=packed[j], top_k=top_k
-        )
+
+class LatencyRun:
+    """Hybrid queries (text and vector) from ``concurrency`` threads on one channel, timed over one or
+    more turns. A comparison takes turns with the system it is set against (``floor.measure``), so that a
+    slow phase of the machine falls on both rather than on whichever ran in it."""
+
+    def __init__(
+        self,
+        target: Target,
+        tenant: str,
+        queries: Sequence[Query],
+        qvecs: np.ndarray,
+        top_k: int,
+        concurrency: int,
+    ) -> None:
+        self.target, self.top_k, self.concurrency = target, top_k, concurrency
+        stub, md = target.stub, target.metadata
+        packed = [qvecs[i].astype("<f4").tobytes() for i in range(len(queries))]
+        self.requests = [
+            dash_pb2.RetrieveRequest(tenant_id=tenant, query=q.text, query_embedding=v, top_k=top_k)
+            for q, v in zip(queries, packed, strict=True)
+        ]
+        self._call = lambda req: stub.Retrieve(req, metadata=md, timeout=30)
+        self.ms: list[float] = []
+        self.seconds = 0.0
+        self.cpu: dict[str, float] = {}  # ms each process spent during the turns
+        self._next = 0  # turns go on through the queries where the last one stopped
+        self._warm = 50  # untimed queries before the first turn: connections, caches, lazy imports
+
+    def _one(self, i: int) -> float:
+        req = self.requests[i % len(self.requests)]
         t0 = time.perf_counter()
-        res = stub.Retrieve(req, metadata=md, timeout=30)
+        res = self._call(req)
         ms = (time.perf_counter() - t0) * 1000
         if res.shards_missing:
             raise RuntimeError(f"shards missing from an answer: {list(res.shards_missing)}")
         return ms
 
-    for i in range(min(50, requests)):  # warm-up: connections, caches, lazy imports
-        one(i)
-    cpu_before = cpu_ms(target.pids)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        ms = list(pool.map(one, range(requests)))
-    seconds = time.perf_counter() - started
-    out = {
-        **percentiles(ms),
-        "qps": round(requests / seconds, 1),
-        "concurrency": concurrency,
-        "top_k": top_k,
-    }
-    if cpu_before:
-        out["cpu_ms_per_query"] = cpu_per_request(cpu_before, cpu_ms(target.pids), requests)
-    return out
+    def turn(self, requests: int) -> None:
+        """Time the next ``requests`` queries (after the warm-up, the first time: just before, as the
+        system it takes turns with warms up just before its own first turn)."""
+        for i in range(self._warm):
+            self._one(i)
+        self._warm = 0
+        before = cpu_ms(self.target.pids)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            self.ms += pool.map(self._one, range(self._next, self._next + requests))
+        self.seconds += time.perf_counter() - started
+        add_cpu(self.cpu, before, cpu_ms(self.target.pids))
+        self._next += requests
+
+    def result(self) -> dict:
+        out = {
+            **percentiles(self.ms),
+            "qps": round(len(self.ms) / self.seconds, 1),
+            "concurrency": self.concurrency,
+            "top_k": self.top_k,
+        }
+        if self.cpu:
+            out["cpu_ms_per_query"] = cpu_per_request({}, self.cpu, len(self.ms))
+        return out
 
 
 def recall(
@@ -380,6 +415,12 @@ def _descendants(pid: int) -> list[int]:
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def add_cpu(spent: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
+    """Add the CPU ms each process used between two ``cpu_ms`` readings to ``spent``."""
+    for name, ms in after.items():
+        spent[name] = spent.get(name, 0.0) + ms - before.get(name, 0.0)
 
 
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:

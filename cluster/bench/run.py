@@ -60,6 +60,7 @@ PROFILES = {
     "xlarge": Profile("xlarge", 1_000_000, 300, nodes=2, shards=4, replicas=1, sample=10_000, requests=500),
 }
 CONCURRENCY = (1, 4, 16)
+FLOOR_TURNS = 10  # DASH's top-50 and the floor's alternate in this many turns each
 TENANT = "bench"
 
 
@@ -158,11 +159,18 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
     for k in (10, 50):
         for c in CONCURRENCY:
             requests = profile.requests * (1 if c == 1 else 2)
+            if (k, c) == (50, 1):
+                lat["top50_c1"] = None  # measured beside the floor, below
+                continue
             lat[f"top{k}_c{c}"] = measure.latency(target, TENANT, corpus.queries, qvecs, k, c, requests)
     # The same vectors on as many shards and processes (pinned alike), answering ids only: the floor DASH
-    # is set against.
+    # is set against. DASH's top-50 at concurrency 1 and the floor's take turns.
     pin = result.get("cluster", {}).get("pin_nodes", False)
-    result["floor"] = floor.measure(vectors, qvecs, profile.shards, 50, profile.requests, profile.nodes, pin)
+    top50 = measure.LatencyRun(target, TENANT, corpus.queries, qvecs, 50, 1)
+    result["floor"] = floor.measure(
+        vectors, qvecs, profile.shards, 50, profile.requests, profile.nodes, pin, top50.turn, FLOOR_TURNS
+    )
+    lat["top50_c1"] = top50.result()
     result["recall"] = measure.recall(target, TENANT, qvecs, ids, vectors)
     result["quality"] = measure.quality(target, TENANT, corpus.queries, qvecs, ids, vectors)
     if profile.with_peers:

@@ -13,7 +13,7 @@ import pytest
 from cluster.bench import floor, report
 from cluster.bench.corpus import generate
 from cluster.bench.measure import ndcg_at_10
-from cluster.bench.run import PROFILES, Profile, run, with_layout
+from cluster.bench.run import CONCURRENCY, FLOOR_TURNS, PROFILES, Profile, run, with_layout
 
 TINY = Profile(
     "tiny", 400, 20, nodes=2, shards=2, replicas=2, sample=100, requests=20, freshness_probes=10, jitter_s=1.0
@@ -76,6 +76,9 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert (
         result["floor"]["n"] == TINY.requests and result["floor"]["p99_ms"] >= result["floor"]["p50_ms"] > 0
     )
+    # DASH's top-50 took turns with the floor: as many requests, its CPU measured over the turns alone.
+    assert result["floor"]["turns"] == FLOOR_TURNS and result["retrieval"]["top50_c1"]["n"] == TINY.requests
+    assert list(result["retrieval"]) == [f"top{k}_c{c}" for k in (10, 50) for c in CONCURRENCY]
     assert (
         0 < result["quality"]["ndcg_at_10_dash"] <= 1 and 0 < result["quality"]["ndcg_at_10_dense_only"] <= 1
     )
