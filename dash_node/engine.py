@@ -56,7 +56,7 @@ from dash_node.evidence.builder import EdgeBuilder, EdgeBuilderConfig
 from dash_node.evidence.detector import Detector
 from dash_node.evidence.judge import ContradictionJudge, RuleJudge
 from dash_node.extract import Extractor, SentenceExtractor
-from dash_node.features import ClaimCache, answer_of, features_of
+from dash_node.features import ClaimCache, derive
 from dash_node.index.lexical import LexicalIndex
 from dash_node.index.vector import VectorConfig, VectorStore
 from dash_node.indexlock import IndexLock
@@ -464,10 +464,8 @@ class Engine:
                 with self.store.read() as txn:
                     for tenant, claim_id in keys:
                         docno = self.store.docno(txn, tenant, claim_id)
-                        if docno is None:
-                            continue  # deleted meanwhile
-                        if features_of(self.derived, self.store, txn, tenant, docno, seen) is not None:
-                            answer_of(self.derived, self.store, txn, tenant, docno, claim_id, seen)
+                        if docno is not None:  # else deleted meanwhile
+                            derive(self.derived, self.store, txn, tenant, docno, seen)
         finally:
             with self._warm_lock:
                 self._warming = 0

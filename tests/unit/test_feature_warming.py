@@ -9,7 +9,7 @@ import time
 from dash_client._pb.dash.v1 import types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.evidence.builder import EdgeBuilderConfig
-from dash_node.features import _answer, compute
+from dash_node.features import Around, _answer, compute
 
 
 def _claims(n: int) -> list[types_pb2.ClaimInput]:
@@ -38,7 +38,9 @@ def _cached_equals_fresh(engine: Engine, tenant: str) -> int:
             features, answer = engine.derived.get("features", docno), engine.derived.get("answer", docno)
             if features is not None and answer is not None:
                 assert features == compute(engine.store, txn, claim)[0], claim.claim_id
-                assert answer == _answer(engine.store, txn, tenant, claim.claim_id)[0], claim.claim_id
+                assert answer == _answer(engine.store, txn, Around.read(engine.store, txn, claim))[0], (
+                    claim.claim_id
+                )
                 n += 1
     return n
 
