@@ -403,11 +403,11 @@ class Engine:
                         removals.setdefault(tenant, []).append(docno)
                     continue
                 upserts.setdefault(tenant, []).append((self.store.docno(txn, tenant, cid), claim))
+        for docnos in removals.values():
+            self.lexical.remove(docnos)
+        for tenant, rows in upserts.items():
+            self.lexical.upsert(tenant, [(d, _lexical_text(c)) for d, c in rows])
         with self.index_lock:
-            for docnos in removals.values():
-                self.lexical.remove(docnos)
-            for tenant, rows in upserts.items():
-                self.lexical.upsert(tenant, [(d, _lexical_text(c)) for d, c in rows])
             for tenant, docnos in removals.items():
                 tv = self.vectors.tenant(tenant)
                 if tv is not None:
@@ -952,7 +952,7 @@ class Engine:
                 lsn = self.store.applied_lsn(txn)
             with self.index_lock:
                 self.vectors.save(self.path / "vectors", lsn)
-                self.lexical.save(self.path / "lexical", lsn)
+            self.lexical.save(self.path / "lexical", lsn)
             # Followers heard from lately still need what they have not made durable, and their last
             # record, which proves they share our history.
             needed = self.feed.retained_from(self.config.follower_retention_s) if self.leads else None
@@ -1019,7 +1019,7 @@ class Engine:
             lsn = self.feed.committed_lsn
             with self.index_lock:
                 self.vectors.save(directory / "vectors", lsn)
-                self.lexical.save(directory / "lexical", lsn)
+            self.lexical.save(directory / "lexical", lsn)
             self.store.copy_to(directory / "state")
         manifest = node_pb2.SnapshotManifest(shard_id=self.config.shard_id, lsn=lsn)
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):

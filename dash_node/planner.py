@@ -179,8 +179,7 @@ class Planner:
 
             lex_hits = []
             if req.query.strip():
-                with eng.index_lock:
-                    lex_hits = eng.lexical.search(tenant, req.query, m, allowed)
+                lex_hits = eng.lexical.search(tenant, req.query, m, allowed)
             lexical = (
                 np.fromiter((d for d, _ in lex_hits), np.uint64, len(lex_hits)),
                 np.fromiter((b for _, b in lex_hits), np.float64, len(lex_hits)),

@@ -132,3 +132,52 @@ def test_indexing_an_unchanged_document_again_keeps_its_postings() -> None:
     assert (len(postings["alpha"].docnos), postings["alpha"].stale) == (3, 1)
     assert docnos(ix.search("t", "beta", 10)) == [1]
     assert ix.search("t", "beta", 10)[0][1] != dict(before).get(1)
+
+
+def test_concurrent_writers_and_searchers_end_where_one_thread_would() -> None:
+    """The index is shared by the writer, the searches and checkpoints without the engine's vector lock:
+    writes and searches from several threads must neither fail nor leave a state a serial run would not."""
+    import threading
+
+    words = ["apollo", "budget", "invoice", "march", "shipping", "weather", "customer", "overdue"]
+    batches = [
+        [(1000 * w + i, f"{words[i % 8]} {words[(i * 3 + w) % 8]} {words[(i + w) % 8]}") for i in range(200)]
+        for w in range(4)
+    ]
+    shared, serial = LexicalIndex(), LexicalIndex()
+    failures: list[BaseException] = []
+    writers_done = threading.Event()
+
+    def write(batch: list[tuple[int, str]]) -> None:
+        try:
+            for start in range(0, len(batch), 20):
+                shared.upsert("t", batch[start : start + 20])
+                shared.remove([batch[start][0]])  # and a removal, so stale postings are in play
+        except BaseException as exc:
+            failures.append(exc)
+
+    def search() -> None:
+        try:
+            while not writers_done.is_set():
+                for hit, score in shared.search("t", "apollo invoice weather", 50):
+                    assert score > 0 and hit % 1000 < 200
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(b,)) for b in batches]
+    readers = [threading.Thread(target=search) for _ in range(2)]
+    for t in readers + threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    writers_done.set()
+    for t in readers:
+        t.join(timeout=60)
+    assert not failures, failures
+    for batch in batches:
+        for start in range(0, len(batch), 20):
+            serial.upsert("t", batch[start : start + 20])
+            serial.remove([batch[start][0]])
+    assert len(shared) == len(serial) == 4 * 190
+    for query in ("apollo", "invoice march", "shipping overdue customer", "budget weather"):
+        assert shared.search("t", query, 1000) == serial.search("t", query, 1000)
