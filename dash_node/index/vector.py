@@ -32,25 +32,23 @@ from dash_node.index.topk import top_k
 
 @dataclass(frozen=True)
 class VectorConfig:
-    """HNSW knobs, chosen with scripts/ann_recall.py on the bench's claims (docs/decisions.md, "How wide
-    a graph insertion looks"). Insertion is two thirds of a node's CPU under ingest, so its breadth is
-    the narrowest that keeps recall: 96 inserts 1.27x cheaper than 128 (238 against 302 us of CPU per
-    vector into a 60k graph) with the same recall@10 at 250k (0.986 against 0.983 at search breadth
-    192); at 100k it needs a search breadth of 96 rather than 64 for it (0.983 against 0.987). 64 was
-    cheaper still but fell to 0.961 at 250k, and to 0.924 in the 1M bench: under the 0.97 target."""
+    """HNSW knobs, chosen with scripts/ann_recall.py at 100k x 256 clustered (recall@10 0.998). A cheaper
+    expansion_add of 64 inserts 1.6x faster and holds 0.993 at 100k, but fell to 0.924 at 4 x 250k
+    (`dash bench --profile xlarge`), under the 0.97 target: insertion speed is not bought with recall."""
 
     connectivity: int = 16
-    expansion_add: int = 96
+    expansion_add: int = 128
     # How wide a graph search runs grows with the graph: measured on the bench's claims
-    # (scripts/ann_recall.py --data corpus, docs/benchmarks/ann_recall_corpus_*_sweep.json), recall@10
-    # of a graph built at expansion_add 96 is 0.983 at 96 for 100k vectors, and 0.986 at 192 for 250k.
-    # So a graph of up to `expansion_min_upto` vectors searches at
-    # `expansion_search_min`, one of `expansion_full_from` or more at `expansion_search`, and one in
-    # between at a breadth growing with the logarithm of its size: a small graph does not pay the breadth
-    # a large one needs, which the 1M target (recall@10 >= 0.97) needs as margin (docs/decisions.md,
-    # "Search breadth of large graphs").
+    # (scripts/ann_recall.py --data corpus, docs/benchmarks/ann_recall_corpus_{100k,250k}_sweep.json),
+    # recall@10 is 0.987 at 64 and 0.994 at 128 for 100k vectors, but 0.951 and 0.970 for 250k. So a
+    # graph of up to `expansion_min_upto` vectors searches at `expansion_search_min`, one of
+    # `expansion_full_from` or more at `expansion_search`, and one in between at a breadth growing with
+    # the logarithm of its size. A small graph no longer pays the breadth a large one needs (a top-50
+    # search of 100k vectors: 0.2-0.4 ms less, docs/decisions.md). At 250k, 192 rather than 128: recall@10
+    # 0.968 -> 0.980 for ~0.1 ms more per search, which the 1M target (>= 0.97, measured 0.969-0.984 at
+    # 128) needed as margin (docs/decisions.md, "Search breadth of large graphs").
     expansion_search: int = 192
-    expansion_search_min: int = 96
+    expansion_search_min: int = 64
     expansion_min_upto: int = 100_000
     expansion_full_from: int = 250_000
     # Half precision: at 250k clustered embeddings it inserts 1.2x and searches 1.8x faster than f32, with
