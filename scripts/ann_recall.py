@@ -105,7 +105,7 @@ def main() -> None:
         default=VectorConfig.expansion_search,
         help="the breadth of large graphs; smaller ones search narrower (VectorConfig.expansion_for)",
     )
-    ap.add_argument("--dtype", default=VectorConfig.dtype, choices=("f32", "f16"))
+    ap.add_argument("--dtype", default=VectorConfig.dtype, choices=("f32", "f16", "i8"))
     ap.add_argument("--data", default="clustered", choices=("clustered", "corpus"))
     ap.add_argument(
         "--sweep-expansion-search",

@@ -6,12 +6,17 @@ and lets each tenant pick its own dimension. Keys are engine-allocated uint64 do
 Inserting into an HNSW graph costs ~0.4 ms per vector at a few hundred thousand vectors here, far more
 than the rest of a write. So a write only appends its vectors to a flat buffer, searched exactly beside
 the graph (it is small), and the engine's indexer thread moves buffered vectors into the graph in small
-chunks off the acknowledgement path (usearch releases the GIL while it inserts). Tenants small enough to
-be searched exactly go straight into the graph.
+chunks off the acknowledgement path (usearch releases the GIL while it inserts, but takes it back for
+each vector: scripts/gil_contention.py). Tenants small enough to be searched exactly go straight into the
+graph.
 
 Similarity is cosine, computed as the inner product of unit vectors: vectors are normalised once on the
 way in, so the graph's metric need not divide by two norms at every comparison (at 250k of the bench's
 claims, inner product inserts 22% and searches 31% faster than usearch's cosine, with the same recall).
+
+The graph keeps 8-bit vectors (cheaper to insert and to search) and only nominates candidates; DASH keeps
+an exact half-precision copy of each vector beside it (`_Copies`) and ranks the candidates again from it,
+as it scores the write buffer, so every path gives a claim the same similarity.
 """
 
 from __future__ import annotations
@@ -51,9 +56,13 @@ class VectorConfig:
     expansion_search_min: int = 64
     expansion_min_upto: int = 100_000
     expansion_full_from: int = 250_000
-    # Half precision: at 250k clustered embeddings it inserts 1.2x and searches 1.8x faster than f32, with
-    # the same recall@10 (0.984) and half the memory (scripts/ann_recall.py, docs/decisions.md).
-    dtype: str = "f16"
+    # The graph's precision. 8-bit: at 250k of the bench's claims it inserts for 29% less CPU than half
+    # precision and searches faster (scripts/quantized_rerank.py); it only nominates candidates, which are
+    # ranked again from exact half-precision copies of the vectors (`_Copies`), `rerank_factor` times as
+    # many as asked for. ("f16" and "f32" graphs work the same way; snapshots keep the precision they
+    # were written with.)
+    dtype: str = "i8"
+    rerank_factor: int = 2
     exact_below: int = 2048  # below this many allowed keys, exact search over just those keys
     # Below this many vectors a tenant is searched exactly: perfect recall, and the same answer on every
     # replica (an HNSW graph depends on the order it was built in, which differs between a replica that
@@ -93,6 +102,7 @@ class TenantVectors:
         config: VectorConfig,
         index: Index | None = None,
         pending: tuple[np.ndarray, np.ndarray] | None = None,
+        copies: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         if dim <= 0:
             raise InvalidArgument("vector.dim", f"must be positive, got {dim}")
@@ -102,6 +112,16 @@ class TenantVectors:
         # Snapshots written before the switch to inner product keep their cosine graph; the exact paths
         # follow whichever metric the graph has, so a claim's similarity does not depend on the path.
         self._cosine = self._index.metric_kind == MetricKind.Cos
+        # Rows are kept (and queries rounded) at half precision, or single for a float32 graph.
+        self._precision = "f32" if self._index.dtype == ScalarKind.F32 else "f16"
+        # (half precision once the tenant outgrows exact search; a float32 graph's copies stay single)
+        single_upto = config.exact_search_below if self._precision == "f16" else math.inf
+        self._copies = _Copies(dim, single_upto)
+        if copies is not None:
+            self._copies.put(*copies)
+        elif len(self._index):  # a snapshot from before the copies: its graph holds the exact rows
+            keys = np.asarray(self._index.keys, dtype=np.uint64)
+            self._copies.put(keys, self._graph_rows(keys))
         self._breadth_pinned: int | None = None  # set_search_expansion: fixed, whatever the graph's size
         self._breadth: int | None = None  # what the graph was last told
         # Written but not yet in the graph, oldest first; searched exactly.
@@ -150,6 +170,7 @@ class TenantVectors:
         self.remove(k)
         if len(self) + len(k) <= self.config.exact_search_below:
             self._index.add(k, v)  # searched exactly anyway: no point buffering
+            self._copies.put(k, v)
             return
         for key, row in zip(k.tolist(), v, strict=True):
             self._pending[key] = row
@@ -169,18 +190,30 @@ class TenantVectors:
         present = k[np.asarray(self._index.contains(k), dtype=bool).reshape(-1)]
         if len(present):
             self._index.remove(present)
+            self._copies.drop(present)
 
     def set_search_expansion(self, expansion: int) -> None:
         """Fix how wide the graph search runs, whatever the graph's size (recall against time);
         `scripts/ann_recall.py` sweeps it."""
         self._breadth_pinned = expansion
 
-    def _graph_search(self, queries: np.ndarray, k: int):
-        """usearch's search at the breadth this graph's size calls for."""
+    def _candidates(self, queries: np.ndarray, count: int) -> list[np.ndarray]:
+        """Each query's ``count`` nearest keys by the graph's own (quantised) distances, searched at the
+        breadth this graph's size calls for."""
         breadth = self._breadth_pinned or self.config.expansion_for(len(self._index))
         if breadth != self._breadth:
             self._index.expansion_search = self._breadth = breadth
-        return self._index.search(queries, k)
+        return [keys for keys, _ in _hit_rows(self._index.search(queries, count), len(queries))]
+
+    def _graph_hits(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each query's top-k from the graph: ``rerank_factor`` times k candidates (16 more at least, so a
+        top-1 is not left to the quantised order), ranked by their exact similarity from the copies."""
+        count = min(len(self._index), max(k * self.config.rerank_factor, k + 16))
+        nominated = self._candidates(queries, count)
+        return [self._reranked(keys, q, k) for q, keys in zip(queries, nominated, strict=True)]
+
+    def _reranked(self, keys: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return _top(keys, self._similarities(self._copies.get(keys), q), k)
 
     @property
     def pending(self) -> int:
@@ -193,7 +226,9 @@ class TenantVectors:
         if not items:
             return 0
         keys = np.fromiter((key for key, _ in items), dtype=np.uint64, count=len(items))
-        self._index.add(keys, np.stack([row for _, row in items]))
+        rows = np.stack([row for _, row in items])
+        self._index.add(keys, rows)
+        self._copies.put(keys, rows)
         for key, _ in items:
             del self._pending[key]
         if self._pending_arrays is not None:
@@ -222,9 +257,9 @@ class TenantVectors:
         return self._stored(q / norm)
 
     def _stored(self, vectors: np.ndarray) -> np.ndarray:
-        """Unit vectors as this graph stores them (a query too: usearch rounds it the same way), so the
-        buffer's exact cosines equal the graph's and a claim has one similarity whichever path finds it."""
-        return stored(vectors, self._index.dtype.name.lower())
+        """Unit vectors as the copies keep them (a query too), so the buffer's exact cosines equal the
+        graph's reranked ones and a claim has one similarity whichever path finds it."""
+        return stored(vectors, self._precision)
 
     def _vectors_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(keys present, their vectors) among ``keys``, from the buffer or the graph."""
@@ -236,20 +271,20 @@ class TenantVectors:
                 parts_k.append(keys[buffered])
                 parts_v.append(np.stack([self._pending[k] for k in keys[buffered].tolist()]))
                 in_graph = keys[~buffered]
-        if len(in_graph) and len(self._index):
-            in_graph = in_graph[np.asarray(self._index.contains(in_graph), dtype=bool).reshape(-1)]
+        if len(in_graph) and len(self._copies):
+            in_graph = in_graph[np.fromiter((k in self._copies for k in in_graph.tolist()), dtype=bool)]
             if len(in_graph):
                 parts_k.append(in_graph)
-                parts_v.append(self._rows(in_graph))
+                parts_v.append(self._copies.get(in_graph))
         if not parts_k:
             return np.empty(0, np.uint64), np.empty((0, self.dim), np.float32)
         return np.concatenate(parts_k), np.concatenate(parts_v)
 
-    def _rows(self, keys: np.ndarray) -> np.ndarray:
-        """The graph's float32 rows of ``keys`` (all present). usearch's ``Index.get`` wraps every row in
-        Python (a view per key, then a tuple to stack): ~2.5 µs a key, most of the cost of the similarity
-        look-ups a query makes. The compiled call under it, asked for float32, converts in C++ (usearch is
-        pinned; a test compares the two)."""
+    def _graph_rows(self, keys: np.ndarray) -> np.ndarray:
+        """The graph's float32 rows of ``keys`` (all present), read once when a snapshot from before the
+        copies loads. usearch's ``Index.get`` wraps every row in Python (a view per key, then a tuple to
+        stack); the compiled call under it, asked for float32, converts in C++ (usearch is pinned; a test
+        compares the two)."""
         return np.concatenate(self._index._compiled.get_many(keys, ScalarKind.F32)).reshape(
             len(keys), self.dim
         )
@@ -300,19 +335,18 @@ class TenantVectors:
         if allowed is None:
             graph = np.empty(0, np.uint64), np.empty(0, np.float32)
             if n:
-                graph = _top(*_hit_rows(self._graph_search(q, min(k, n)), 1)[0], k)
+                graph = self._graph_hits(q.reshape(1, -1), k)[0]
             return _merged(graph, self._buffer_hits(q, k), k)
         allow = _as_keys(allowed)  # no np.unique here: sorting a large prefilter costs more than the search
         if len(allow) <= self.config.exact_below:
             return self._exact(q, k, allow)
         buffered = self._buffer_hits(q, k, allow)
-        count = min(k * 4, n)
+        count = min(k * 4 * max(self.config.rerank_factor, 1), n)
         while n:
-            m = self._graph_search(q, count)
-            keys, sims = _hit_rows(m, 1)[0]
+            keys = self._candidates(q.reshape(1, -1), count)[0]
             mask = np.isin(keys, allow)
             if mask.sum() >= k:
-                return _merged(_top(keys[mask], sims[mask], k), buffered, k)
+                return _merged(self._reranked(keys[mask], q, k), buffered, k)
             if count >= n:
                 break
             count = min(count * 2, n)
@@ -320,15 +354,14 @@ class TenantVectors:
         return self._exact(q, k, allow)
 
     def _exact_all(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Brute force in usearch over the whole tenant, over-fetched so ties at the cut are broken by
-        key, not by the order the index was built in (and merged with the buffer)."""
-        n = len(self._index)
-        if n == 0:
+        """Brute force over the whole tenant's copies (ties broken by key, not by the order the graph was
+        built in), merged with the buffer."""
+        keys, matrix = self._copies.block()
+        if len(keys) == 0:
             return [self._buffer_hits(q, k) for q in queries]
-        hits = _hit_rows(self._index.search(queries, min(2 * k, n), exact=True), len(queries))
         out = []
-        for q, (keys, sims) in zip(queries, hits, strict=True):
-            graph = _top(keys, sims, k)
+        for q in queries:
+            graph = _top(keys, self._similarities(matrix, q), k)
             out.append(_merged(graph, self._buffer_hits(q, k), k) if self._pending else graph)
         return out
 
@@ -344,14 +377,12 @@ class TenantVectors:
             return self._exact_all(q, k)
         if n == 0:
             return [self._buffer_hits(row, k) for row in q]
-        hits = _hit_rows(self._graph_search(q, min(k, n)), len(q))
-        return [
-            _merged(_top(*hit, k), self._buffer_hits(row, k), k) for row, hit in zip(q, hits, strict=True)
-        ]
+        hits = self._graph_hits(q, k)
+        return [_merged(hit, self._buffer_hits(row, k), k) for row, hit in zip(q, hits, strict=True)]
 
     def keys(self) -> np.ndarray:
         """Live keys (for checks and tests)."""
-        return np.concatenate([np.asarray(self._index.keys, dtype=np.uint64), self._buffered()[0]])
+        return np.concatenate([self._copies.block()[0], self._buffered()[0]])
 
     def __len__(self) -> int:
         return len(self._index) + len(self._pending)
@@ -359,7 +390,71 @@ class TenantVectors:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, int | np.integer) or int(key) < 0:
             return False
-        return int(key) in self._pending or bool(self._index.contains(int(key)))
+        return int(key) in self._pending or int(key) in self._copies
+
+
+class _Copies:
+    """The exact row of every vector in a tenant's graph, by key. An 8-bit graph ranks by quantised
+    distances; every similarity DASH reports is computed again from these rows, the same way as the write
+    buffer's, so a claim scores the same whichever path finds it. The rows form one dense block (a
+    removal moves the last row into the hole), so a rerank is one gather and an exact search one product.
+    They are float32 while the tenant is small enough to be searched exactly (numpy has no fast
+    half-precision product: 4 ms over 10k rows against 0.25), half precision once it outgrows that (the
+    values are the same: rows are rounded to half precision on the way in)."""
+
+    def __init__(self, dim: int, single_upto: float) -> None:
+        self._slot: dict[int, int] = {}
+        self._keys = np.empty(0, np.uint64)
+        self._matrix = np.empty((0, dim), np.float32)
+        self._single_upto = single_upto
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._slot
+
+    def put(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Append the rows of keys not held yet (callers remove a key before they put it again)."""
+        n, need = len(self._slot), len(self._slot) + len(keys)
+        if need > len(self._keys):
+            capacity = max(need, 2 * len(self._keys), 64)
+            dtype = np.float16 if need > self._single_upto else self._matrix.dtype
+            matrix = np.empty((capacity, self._matrix.shape[1]), dtype)
+            matrix[:n] = self._matrix[:n]
+            grown = np.empty(capacity, np.uint64)
+            grown[:n] = self._keys[:n]
+            self._matrix, self._keys = matrix, grown
+        self._matrix[n:need] = rows
+        self._keys[n:need] = keys
+        for i, key in enumerate(keys.tolist()):
+            self._slot[key] = n + i
+
+    def drop(self, keys: np.ndarray) -> None:
+        for key in keys.tolist():
+            slot = self._slot.pop(key, None)
+            if slot is None:
+                continue
+            last = len(self._slot)
+            if slot != last:
+                moved = int(self._keys[last])
+                self._keys[slot], self._matrix[slot] = moved, self._matrix[last]
+                self._slot[moved] = slot
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """float32 rows of ``keys`` (all held)."""
+        slots = np.fromiter((self._slot[k] for k in keys.tolist()), dtype=np.intp, count=len(keys))
+        return self._matrix[slots].astype(np.float32, copy=False)
+
+    def block(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, float32 rows) of all, in slot order."""
+        n = len(self._slot)
+        return self._keys[:n], self._matrix[:n].astype(np.float32, copy=False)
+
+    def stored(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, rows) as kept, for a snapshot."""
+        n = len(self._slot)
+        return self._keys[:n], self._matrix[:n]
 
 
 def _hit_rows(matches, queries: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -371,12 +466,13 @@ def _hit_rows(matches, queries: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def stored(vectors: np.ndarray, dtype: str) -> np.ndarray:
-    """The float32 values an index of ``dtype`` ("f16", "f32") keeps for ``vectors`` (a copy): "exact"
-    search here means exact over these, so tests compute their ground truth from them too. (A graph loaded
-    from a snapshot keeps the precision it was saved with, whatever the configuration says.) Half precision
-    needs unit vectors: larger components overflow it, tiny ones vanish."""
+    """The float32 values DASH keeps for ``vectors`` (a copy) beside a graph of ``dtype``: single precision
+    for an "f32" graph, half for the others ("f16", "i8"). "Exact" search here means exact over these, so
+    tests compute their ground truth from them too. (A graph loaded from a snapshot keeps the precision it
+    was saved with, whatever the configuration says.) Half precision needs unit vectors: larger components
+    overflow it, tiny ones vanish."""
     v = np.asarray(vectors, dtype=np.float32)
-    return v.astype(np.float16).astype(np.float32) if dtype == "f16" else v.copy()
+    return v.copy() if dtype == "f32" else v.astype(np.float16).astype(np.float32)
 
 
 def _norms(matrix: np.ndarray) -> np.ndarray:
@@ -464,6 +560,11 @@ class VectorStore:
             name = file_name(tenant_id, ".usearch")
             writers[name] = lambda path, t=t: t._index.save(str(path))
             info = {"file": name, "dim": t.dim, "count": len(t._index)}
+            info["copy_keys"] = file_name(tenant_id, ".copy-keys.npy")
+            info["copy_rows"] = file_name(tenant_id, ".copy-rows.npy")
+            keys, rows = t._copies.stored()
+            writers[info["copy_keys"]] = lambda path, a=keys: _save_npy(path, a)
+            writers[info["copy_rows"]] = lambda path, a=rows: _save_npy(path, a)
             if t.pending:  # the buffer is saved as it is: a checkpoint does not wait for the graph
                 keys, matrix, _ = t._buffered()
                 info["pending_keys"] = file_name(tenant_id, ".pending-keys.npy")
@@ -496,7 +597,16 @@ class VectorStore:
                     if matrix.shape != (len(keys), dim):
                         raise WalCorruption(f"{where}: buffered vectors do not match their keys")
                     pending = keys.astype(np.uint64), matrix.astype(np.float32)
-                store._tenants[tenant_id] = TenantVectors(dim, config, index, pending)
+                copies = None
+                if "copy_keys" in info:
+                    keys = np.load(where / info["copy_keys"], allow_pickle=False).astype(np.uint64)
+                    rows = np.load(where / info["copy_rows"], allow_pickle=False)
+                    if rows.shape != (len(keys), dim) or len(keys) != len(index):
+                        raise WalCorruption(f"{where}: the vectors' copies do not match their graph")
+                    copies = keys, rows
+                elif index.dtype not in (ScalarKind.F16, ScalarKind.F32):
+                    raise WalCorruption(f"{where}: a {index.dtype.name} graph without its vectors' copies")
+                store._tenants[tenant_id] = TenantVectors(dim, config, index, pending, copies)
         except (
             KeyError,
             TypeError,

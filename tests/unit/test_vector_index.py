@@ -139,7 +139,8 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     t.upsert(np.array([1000], np.uint64), x[:1])  # loaded index is mutable
     assert 1000 in t
     names = [p.name for p in target.iterdir()]
-    assert all(n == "manifest.json" or (n.endswith(".usearch") and "/" not in n) for n in names)
+    assert all(n == "manifest.json" or n.endswith((".usearch", ".npy")) for n in names)
+    assert sum(n.endswith(".usearch") for n in names) == 2  # a graph (and its copies) per tenant
 
 
 def test_a_cosine_graph_from_an_older_snapshot_stays_cosine(tmp_path: Path) -> None:
@@ -275,8 +276,8 @@ def test_equal_vectors_tied_at_the_cut_keep_the_lowest_keys() -> None:
 
 @pytest.mark.parametrize("dtype", ["f16", "f32"])
 def test_rows_read_in_one_call_equal_usearchs_get(dtype: str) -> None:
-    """The similarity look-ups read rows through usearch's compiled call; they must be exactly what its
-    public ``get`` returns (the pinned usearch's layout, at either precision)."""
+    """A snapshot from before the copies fills them from its graph through usearch's compiled call; it
+    must return exactly what the public ``get`` does (the pinned usearch's layout, at either precision)."""
     x = clustered(300, 13)
     t = TenantVectors(DIM, VectorConfig(dtype=dtype, exact_search_below=0))
     t.upsert(np.arange(300, dtype=np.uint64), x)
@@ -284,7 +285,8 @@ def test_rows_read_in_one_call_equal_usearchs_get(dtype: str) -> None:
         pass
     keys = np.array([299, 0, 17, 17, 150], dtype=np.uint64)
     public = np.asarray(t._index.get(keys), dtype=np.float32).reshape(len(keys), DIM)
-    assert np.array_equal(t._rows(keys), public)
+    assert np.array_equal(t._graph_rows(keys), public)
+    assert np.array_equal(t._copies.get(keys), public)  # the copies hold what such a graph holds
 
 
 def test_search_breadth_grows_with_the_graph() -> None:
