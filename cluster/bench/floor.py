@@ -78,7 +78,9 @@ def _node(vectors: Path, bounds: list[int], port_file: Path, cpus: str) -> None:
         index = Index(
             ndim=data.shape[1],
             metric="ip",  # on unit rows, as DASH's graphs (dash_node/index/vector.py)
-            dtype=cfg.dtype,
+            # Half precision: the floor merges shards by the graph's own scores, and an 8-bit graph's
+            # are not similarities (DASH ranks its graph's candidates again from exact copies instead).
+            dtype="f16",
             connectivity=cfg.connectivity,
             expansion_add=cfg.expansion_add,
             expansion_search=cfg.expansion_for(end - start),  # as wide as a DASH shard of this size
