@@ -19,19 +19,21 @@ from dash_node.store import Store
 
 @dataclass
 class Touched:
-    """What a write changed, keyed (tenant, claim_id): ``claims`` whose index entries must follow the
-    state, and ``features``: every claim whose ranking features may have changed (a superset: also the
-    ends of new edges and the claims evidence was added to or moved from)."""
+    """What a write changed, keyed (tenant, claim_id): ``claims``, the state it left each written or
+    deleted claim in, which the indexes must follow — (docno, claim), or (the freed docno, None) for a
+    delete; the write has them in hand, so the indexes need not read them back — and ``features``: every
+    claim whose ranking features may have changed (a superset: also the ends of new edges and the claims
+    evidence was added to or moved from)."""
 
-    claims: set[tuple[str, str]] = field(default_factory=set)
+    claims: dict[tuple[str, str], tuple[int, types_pb2.Claim | None]] = field(default_factory=dict)
     features: set[tuple[str, str]] = field(default_factory=set)
 
     def update(self, other: Touched) -> None:
-        self.claims |= other.claims
+        self.claims.update(other.claims)  # a later write's state replaces an earlier one's
         self.features |= other.features
 
-    def claim(self, tenant: str, claim_id: str) -> None:
-        self.claims.add((tenant, claim_id))
+    def claim(self, tenant: str, claim_id: str, docno: int, claim: types_pb2.Claim | None) -> None:
+        self.claims[(tenant, claim_id)] = (docno, claim)
         self.features.add((tenant, claim_id))
 
     def edge(self, tenant: str, edge: types_pb2.Edge) -> None:
@@ -77,13 +79,13 @@ def apply_batch(
         old = store.get_claim(txn, tenant, claim.claim_id)
         if old is not None and _same_content(old, claim):
             claim.recorded_at.CopyFrom(old.recorded_at)  # re-ingesting the same claim is a no-op
-        store.put_claim(txn, claim)
+        docno = store.put_claim(txn, claim, old)
         for ev in item.evidence:
             _put_evidence(store, txn, tenant, ev, touched)
         for edge in item.edges:
             store.put_edge(txn, tenant, edge)
             touched.edge(tenant, edge)
-        touched.claim(tenant, claim.claim_id)
+        touched.claim(tenant, claim.claim_id, docno, claim)
     if batch.detect and batch.upserts:
         task = wal_pb2.DetectionTask(tenant_id=tenant, claim_ids=[it.claim.claim_id for it in batch.upserts])
         store.put_detection(txn, lsn, task)
@@ -105,10 +107,10 @@ def apply_batch(
             raise NotFound(f"evidence[{i}].claim_id: no claim '{ev.claim_id}' in tenant")
         _put_evidence(store, txn, tenant, ev, touched)
     for claim_id in batch.deletes:
-        if store.get_claim(txn, tenant, claim_id) is None:
+        freed = store.delete_claim(txn, tenant, claim_id, lsn)
+        if freed is None:
             raise NotFound(f"claim_id: no claim '{claim_id}' in tenant")
-        store.delete_claim(txn, tenant, claim_id, lsn)
-        touched.claim(tenant, claim_id)
+        touched.claim(tenant, claim_id, freed, None)
     if batch.commit_id:
         store.put_commit(txn, tenant, batch.commit_id, batch.fingerprint, batch.response.SerializeToString())
     return touched
@@ -122,8 +124,8 @@ def _trim(store: Store, txn: lmdb.Transaction, trim: wal_pb2.RangeTrim, lsn: int
         for claim in list(store.iter_claims(txn, tenant)):
             key = claim.routing_key or claim_routing_key(claim.claim_id, claim.subject, list(claim.entities))
             if not trim.start <= routing_hash(tenant, key) < end:
-                store.delete_claim(txn, tenant, claim.claim_id, lsn)
-                touched.claim(tenant, claim.claim_id)
+                freed = store.delete_claim(txn, tenant, claim.claim_id, lsn)
+                touched.claim(tenant, claim.claim_id, freed or 0, None)
     return touched
 
 

@@ -320,18 +320,14 @@ class Engine:
                     raise WalCorruption(f"WAL record {rec.lsn} does not replay: {exc.message}") from exc
                 self.store.set_applied_lsn(txn, rec.lsn, google_crc32c.value(rec.payload))
             replayed += 1
-        rebuilt = False
-        if index_lsn < applied and (quarantined or self.wal.first_lsn() > index_lsn + 1):
-            # The WAL no longer covers what the index snapshots miss: rebuild them from the state.
+        # The index snapshots are caught up from the WAL, unless it no longer holds all they miss.
+        gap = index_lsn < applied and (quarantined or self.wal.first_lsn() > index_lsn + 1)
+        changed = None if gap else self._changed_after(index_lsn)
+        rebuilt = changed is None
+        if rebuilt:  # the WAL cannot tell the indexes what they miss: rebuild them from the state
             self._rebuild_indexes()
-            rebuilt = True
         else:
-            touched = Touched()
-            for rec in self.wal.replay(after_lsn=index_lsn):
-                batch = wal_pb2.WalBatch.FromString(rec.payload)
-                touched.claims |= {(batch.tenant_id, it.claim.claim_id) for it in batch.upserts}
-                touched.claims |= {(batch.tenant_id, cid) for cid in batch.deletes}
-            self._sync_indexes(touched, recovering=True)
+            self._sync_indexes(self._touched_as_stored(changed), recovering=True)
         report = {
             "applied_lsn_before": applied,
             "replayed_records": replayed,
@@ -372,11 +368,38 @@ class Engine:
         self.derived.clear()
         self.vectors = VectorStore(self.config.vector)
         self.lexical = LexicalIndex()
+        with self.store.read() as txn:
+            every = {
+                (tenant, c.claim_id)
+                for tenant in self.store.tenants(txn)
+                for c in self.store.iter_claims(txn, tenant)
+            }
+        self._sync_indexes(self._touched_as_stored(every), recovering=True)
+
+    def _changed_after(self, lsn: int) -> set[tuple[str, str]] | None:
+        """The claims the WAL's records after ``lsn`` wrote or deleted; None if one of them changed claims
+        it does not name (a trim)."""
+        changed: set[tuple[str, str]] = set()
+        for rec in self.wal.replay(after_lsn=lsn):
+            batch = wal_pb2.WalBatch.FromString(rec.payload)
+            if batch.HasField("trim"):
+                return None
+            changed |= {(batch.tenant_id, it.claim.claim_id) for it in batch.upserts}
+            changed |= {(batch.tenant_id, cid) for cid in batch.deletes}
+        return changed
+
+    def _touched_as_stored(self, keys: set[tuple[str, str]]) -> Touched:
+        """``keys`` as a write that left them in their stored state would report them (recovery replays
+        the log into the state, not into the indexes, so it reads back what the indexes must follow)."""
         touched = Touched()
         with self.store.read() as txn:
-            for tenant in self.store.tenants(txn):
-                touched.claims |= {(tenant, c.claim_id) for c in self.store.iter_claims(txn, tenant)}
-        self._sync_indexes(touched, recovering=True)
+            for tenant, cid in keys:
+                claim = self.store.get_claim(txn, tenant, cid)
+                if claim is not None:
+                    touched.claim(tenant, cid, self.store.docno(txn, tenant, cid) or 0, claim)
+                else:
+                    touched.claim(tenant, cid, self.store.tombstone_docno(txn, tenant, cid) or 0, None)
+        return touched
 
     def _sync_indexes(self, touched: Touched, recovering: bool = False) -> None:
         """Make the index entries of the touched claims equal to their current state, and queue the
@@ -394,15 +417,11 @@ class Engine:
             return
         upserts: dict[str, list[tuple[int, types_pb2.Claim]]] = {}
         removals: dict[str, list[int]] = {}
-        with self.store.read() as txn:
-            for tenant, cid in sorted(touched.claims):
-                claim = self.store.get_claim(txn, tenant, cid)
-                if claim is None:
-                    docno = self.store.tombstone_docno(txn, tenant, cid)
-                    if docno:
-                        removals.setdefault(tenant, []).append(docno)
-                    continue
-                upserts.setdefault(tenant, []).append((self.store.docno(txn, tenant, cid), claim))
+        for (tenant, _), (docno, claim) in sorted(touched.claims.items()):
+            if claim is not None:
+                upserts.setdefault(tenant, []).append((docno, claim))
+            elif docno:
+                removals.setdefault(tenant, []).append(docno)
         for docnos in removals.values():
             self.lexical.remove(docnos)
         for tenant, rows in upserts.items():

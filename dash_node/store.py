@@ -146,10 +146,10 @@ class Store:
         tenant, claim_id = split(raw)
         return tenant, claim_id
 
-    def put_claim(self, txn: lmdb.Transaction, claim: types_pb2.Claim) -> int:
-        """Insert or replace a claim and its entity/label postings; returns its docno."""
+    def put_claim(self, txn: lmdb.Transaction, claim: types_pb2.Claim, old: types_pb2.Claim | None) -> int:
+        """Insert or replace a claim and its entity/label postings; returns its docno. ``old``: the claim
+        it replaces, as the caller read it in ``txn`` (None for a new one)."""
         tenant, cid = claim.tenant_id, claim.claim_id
-        old = self.get_claim(txn, tenant, cid)
         if old is not None:
             self._drop_postings(txn, old)
         docno = self.docno(txn, tenant, cid)

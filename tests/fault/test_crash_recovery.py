@@ -18,6 +18,7 @@ import grpc
 from dash_client._pb.dash.v1 import dash_pb2, node_pb2, types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.evidence.builder import EdgeBuilderConfig
+from dash_node.placement import KEYSPACE
 from dash_node.wal import WalConfig
 
 CLAIMS_PER_BATCH = 40
@@ -154,3 +155,25 @@ def test_a_damaged_index_snapshot_is_rebuilt_not_trusted(tmp_path: Path) -> None
         assert engine.recovery["index_snapshot_lsn"] == 0  # the snapshot was not trusted
         got = engine.retrieve(dash_pb2.RetrieveRequest(tenant_id="acme", query="claim c7", top_k=1))
         assert got.results[0].claim.claim_id == "c7"
+
+
+def test_indexes_catching_up_across_a_trim_drop_the_trimmed_claims(tmp_path: Path) -> None:
+    """A trim names no claims, so indexes behind it cannot learn from the WAL tail which ones it removed:
+    they are rebuilt from the state instead."""
+    data = tmp_path / "replica"
+    plain = EngineConfig(evidence=EdgeBuilderConfig(enabled=False))
+    with Engine(data, plain) as engine:
+        engine.ingest_batch("acme", [_item(f"c{j}") for j in range(40)])
+        engine.checkpoint()
+        for part in ("vectors", "lexical"):
+            shutil.copytree(data / part, tmp_path / f"{part}-before-trim")
+        engine.trim_to_range(0, KEYSPACE // 2)
+        kept = set(engine.claim_ids("acme"))
+    assert 0 < len(kept) < 40
+    for part in ("vectors", "lexical"):  # the indexes as a crash right after the trim would leave them
+        shutil.rmtree(data / part)
+        shutil.copytree(tmp_path / f"{part}-before-trim", data / part)
+    with Engine(data, plain) as engine:
+        assert engine.recovery["index_snapshot_lsn"] < engine.feed.committed_lsn
+        assert len(engine.vectors.tenant("acme")) == len(kept)
+        assert len(engine.lexical) == len(kept)
