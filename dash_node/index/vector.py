@@ -37,12 +37,15 @@ from dash_node.index.topk import top_k
 
 @dataclass(frozen=True)
 class VectorConfig:
-    """HNSW knobs, chosen with scripts/ann_recall.py at 100k x 256 clustered (recall@10 0.998). A cheaper
-    expansion_add of 64 inserts 1.6x faster and holds 0.993 at 100k, but fell to 0.924 at 4 x 250k
-    (`dash bench --profile xlarge`), under the 0.97 target: insertion speed is not bought with recall."""
+    """HNSW knobs, chosen with scripts/ann_recall.py on the bench's claims (``--data corpus``).
+
+    Graph insertion is most of a node's ingest CPU and costs in proportion to ``expansion_add``. At 250k
+    8-bit vectors ranked again from exact copies (the shape of an xlarge shard), recall@10 is 0.983 at 128,
+    0.981-0.983 at 96, 0.977 at 80 and 0.952 at 64, so 96 (a quarter less insertion CPU than 128) is
+    where recall starts to pay for speed (docs/decisions.md, "Graph build breadth")."""
 
     connectivity: int = 16
-    expansion_add: int = 128
+    expansion_add: int = 96
     # How wide a graph search runs grows with the graph: measured on the bench's claims
     # (scripts/ann_recall.py --data corpus, docs/benchmarks/ann_recall_corpus_{100k,250k}_sweep.json),
     # recall@10 is 0.987 at 64 and 0.994 at 128 for 100k vectors, but 0.951 and 0.970 for 250k. So a
