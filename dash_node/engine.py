@@ -251,6 +251,8 @@ class Engine:
         self.derived = ClaimCache(("features", "answer"), self.config.derived_cache_claims)
         # Claims a write may have changed the features of, oldest first: the indexer computes them ahead
         # of the queries that would otherwise pay for it (~50 µs each, a few hundred per top-50 query).
+        # It does so only when no vectors wait for the graphs, so under a steady load the queue keeps
+        # only the newest changes, as many as the cache holds (queries compute the ones dropped).
         self._to_warm: dict[tuple[str, str], None] = {}
         self._warming = 0  # taken from the queue, being computed
         self._warm_lock = threading.Lock()
@@ -412,6 +414,9 @@ class Engine:
         if touched.features:
             with self._warm_lock:
                 self._to_warm.update(dict.fromkeys(touched.features))
+                over = len(self._to_warm) - self.derived.max_entries
+                for key in list(itertools.islice(self._to_warm, max(over, 0))):
+                    del self._to_warm[key]
             self._indexer_wake.set()
         if not touched.claims:
             return
@@ -478,10 +483,11 @@ class Engine:
                 del self._to_warm[key]
             self._warming = len(keys)
         try:
-            if keys and len(self.derived) < 0.9 * self.derived.max_entries:
+            room = max(0, int(0.9 * self.derived.max_entries) - len(self.derived))
+            if keys[:room]:
                 seen = self.derived.generation  # before the snapshot opens: see features.ClaimCache.put
                 with self.store.read() as txn:
-                    for tenant, claim_id in keys:
+                    for tenant, claim_id in keys[:room]:
                         docno = self.store.docno(txn, tenant, claim_id)
                         if docno is not None:  # else deleted meanwhile
                             derive(self.derived, self.store, txn, tenant, docno, seen)

@@ -401,7 +401,8 @@ class ClaimCache:
         with self._lock:
             if seen < self._forgotten or any(self._changed.get(k, 0) > seen for k in keys):
                 return  # computed from a snapshot older than a committed write: use it once, keep nothing
-            if len(self._docno_of) >= self.max_entries or len(self._dependents) >= 2 * self.max_entries:
+            full = len(self._docno_of) >= self.max_entries or len(self._dependents) >= 2 * self.max_entries
+            if full and claim not in self._docno_of:  # (a claim's other kind of value takes no room)
                 self._clear()
             self._values[kind][docno] = value
             if kind == "features":

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import numpy as np
@@ -87,14 +88,16 @@ def ingest(
     batch: int = 500,
     writers: int = 4,
     desc: str = "ingest",
-    drain: Callable[[], float] | None = None,
+    background: Background | None = None,
 ) -> dict:
     """Load ``claims`` (with ``vectors`` when given) in batches from ``writers`` threads; claims/s.
 
-    With ``drain`` (wait until the cluster's background work has caught up) and the cluster's processes
-    known, it also reports the CPU each process spent per claim, through the acks and the work that
-    follows them (graph insertion, the edge builder). That total, against the machine's cores, bounds
-    what the cluster can take sustained: acks can run ahead of the background work only for a while.
+    With ``background`` (what the cluster's background work still owes), it also reports:
+    - the rate through the background work over the second half of the load (``sustained``);
+    - how long the background work took to catch up after the last ack (``background_s``);
+    - with the cluster's processes known, the CPU each process spent per claim, through the acks and the
+      work that follows them (graph insertion, the edge builder). That total, against the machine's
+      cores, bounds what the cluster can take sustained.
     """
     stub, md = target.stub, target.metadata
     starts = list(range(0, len(claims), batch))
@@ -114,10 +117,13 @@ def ingest(
         )
         stub.IngestBatch(req, metadata=md, timeout=600)
         with lock:
+            acked[0] += len(items)
             bar.update(len(items))
 
+    acked = [0]
     cpu_before = cpu_ms(target.pids)
     started = time.perf_counter()
+    sampler = _OwedSampler(background, lambda: acked[0], started) if background is not None else None
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(send, starts))
     seconds = time.perf_counter() - started
@@ -131,9 +137,11 @@ def ingest(
         "client_vectors": vectors is not None,
         "ack": dash_pb2.AckLevel.Name(ack),
     }
-    if drain is not None:
-        out["background_s"] = drain()
-    if drain is not None and cpu_before:
+    if sampler is not None:
+        out["sustained"] = sampler.stop()
+    if background is not None:
+        out["background_s"] = background.drain()
+    if background is not None and cpu_before:
         cpu = cpu_per_request(cpu_before, cpu_ms(target.pids), len(claims))
         out["cpu_ms_per_claim"] = cpu
         cores = os.cpu_count() or 1
@@ -289,10 +297,110 @@ def recall(
     return out
 
 
+def owed(stats: Iterable[node_pb2.StatsResponse]) -> dict[str, int]:
+    """Background work still to do on these replicas, by stage: claims the edge builder has not judged
+    (``detection``), vectors not yet in their graphs (``index``), changed claims whose features are not
+    yet computed (``features``)."""
+    stats = list(stats)
+    return {
+        "detection": sum(s.detection_backlog for s in stats),
+        "index": sum(s.index_backlog for s in stats),
+        "features": sum(s.features_backlog for s in stats),
+    }
+
+
 def backlog(stats: Iterable[node_pb2.StatsResponse]) -> int:
-    """Background work still to do on these replicas: claims the edge builder has not judged, vectors
-    not yet in their graphs, changed claims whose features are not yet computed."""
-    return sum(s.detection_backlog + s.index_backlog + s.features_backlog for s in stats)
+    """All the background work still to do on these replicas (``owed``, summed)."""
+    return sum(owed(stats).values())
+
+
+@dataclass(frozen=True)
+class Background:
+    """The background work behind a cluster's acks, probed through ``owed`` (work by stage, as ``owed``
+    above returns it, over every replica)."""
+
+    owed: Callable[[], dict[str, int]]
+
+    def drain(self, timeout: float = 3600.0) -> float:
+        """Seconds until every stage has caught up with every write so far. Queries timed before that
+        would share the CPU with the background work."""
+        started = time.monotonic()
+        while (left := sum(self.owed().values())) > 0:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"edge builders and indexers still {left} items behind after {timeout} s")
+            time.sleep(0.2)
+        return round(time.monotonic() - started, 2)
+
+
+class OwedSample(NamedTuple):
+    t_s: float  # since the load started
+    acked: int  # claims acknowledged so far
+    owed: dict[str, int]  # by stage, as ``owed`` returns it
+
+
+# The stages a write leaves owing that the cluster must keep up with for a rate to be sustained: edges
+# (an answer's conflicting evidence) and graph insertion. Both are bounded (the edge builder's backlog,
+# the write buffer): once full, writes wait for them. Feature warming is not among them: it is a cache
+# filled when the indexer has nothing else to do (queries compute and cache what they miss), deferred
+# during a load because the edges still to come would invalidate what it computed.
+REQUIRED_STAGES = ("detection", "index")
+
+
+def sustained(samples: Sequence[OwedSample], stages: Sequence[str] = REQUIRED_STAGES) -> dict:
+    """The rate through the background work over the second half of a load, from samples taken during
+    it: for each of ``stages``, the claims acknowledged in that stretch less the growth of the stage's
+    backlog, per second; the slowest stage's rate.
+
+    Why the second half: the first fills the write buffer and the edge builder's backlog, which take
+    writes faster than the background work can until they reach their bounds; that is a burst, not a
+    rate the cluster can keep. Nor is "claims / (load + catch-up)" the sustained rate: the catch-up after
+    the last ack runs graph insertion alone, on one core, while a steady load keeps both busy."""
+    end = samples[-1]
+    mid = next(x for x in samples if x.t_s >= end.t_s / 2)
+    out: dict = {"from_s": round(mid.t_s, 2), "to_s": round(end.t_s, 2), "owed_at_last_ack": end.owed}
+    seconds = end.t_s - mid.t_s
+    if seconds <= 0:
+        return out | {"acked_per_s": None, "through_background_per_s": None}
+    acked = end.acked - mid.acked
+    through = min(acked - (end.owed[stage] - mid.owed[stage]) for stage in stages)
+    return out | {
+        "acked_per_s": round(acked / seconds, 1),
+        "through_background_per_s": round(through / seconds, 1),
+    }
+
+
+class _OwedSampler:
+    """Samples, every ``every_s`` during a load, the claims acknowledged so far and what each background
+    stage owes (``sustained`` reads them)."""
+
+    def __init__(
+        self, background: Background, acked: Callable[[], int], started: float, every_s: float = 0.5
+    ) -> None:
+        self._background, self._acked, self._started = background, acked, started
+        self._every_s = every_s
+        self.samples: list[OwedSample] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-owed-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        acked = self._acked()
+        self.samples.append(OwedSample(time.perf_counter() - self._started, acked, self._background.owed()))
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every_s):
+            self._sample()
+
+    def stop(self) -> dict:
+        """Stop sampling (one last sample, at the last ack): ``sustained``, and the samples."""
+        self._done.set()
+        self._thread.join()
+        self._sample()
+        timeline = [
+            {"t_s": round(x.t_s, 2), "acked": x.acked, **{f"owed_{k}": v for k, v in x.owed.items()}}
+            for x in self.samples
+        ]
+        return sustained(self.samples) | {"timeline": timeline}
 
 
 def vector_search(

@@ -124,6 +124,10 @@ def markdown(runs: dict[str, dict], peer_runs: dict[str, dict] | None = None) ->
         ),
     )
     row(
+        "ingest claims/s sustained: the load's second half, acked less backlog growth (edges, graphs)",
+        lambda r: r["ingest"]["leader_client_vectors"]["sustained"]["through_background_per_s"],
+    )
+    row(
         "ingest CPU ms per claim, all processes, through the background work (ceiling claims/s on this box)",
         lambda r: (
             f"{r['ingest']['leader_client_vectors']['cpu_ms_per_claim']['total']}"

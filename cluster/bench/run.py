@@ -117,30 +117,32 @@ def run(
             if soak_minutes:  # the profile's corpus as the starting store, then only the soak
                 result["ingest"] = {
                     "load": measure.ingest(
-                        target, TENANT, corpus.claims, vectors, desc="load", drain=lambda: _drain(c)
+                        target, TENANT, corpus.claims, vectors, desc="load", background=_background(c)
                     )
                 }
                 result["soak"] = soak(
                     target, TENANT, corpus, vectors, qvecs, soak_minutes, c.state.pids, c.dir / "nodes"
                 )
                 return result
-            _measure(result, profile, corpus, vectors, qvecs, embedder, target, lambda: _drain(c))
+            _measure(result, profile, corpus, vectors, qvecs, embedder, target, _background(c))
         result["resources"] = _resources(c, len(corpus.claims))
         result["restart"] = _restart_after_kill(c, "n1", len(corpus.claims))
     return result
 
 
-def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.Target, drain=None) -> None:
+def _measure(
+    result, profile, corpus, vectors, qvecs, embedder, target: measure.Target, background=None
+) -> None:
     ids = [c.claim.claim_id for c in corpus.claims]
     # Each run waits for the background work it caused (the edge builder works behind the acks), so the
     # next run and the queries after it do not share the CPU with it.
     ing = result.setdefault("ingest", {})
     ing["leader_client_vectors"] = measure.ingest(
-        target, TENANT, corpus.claims, vectors, desc="load", drain=drain
+        target, TENANT, corpus.claims, vectors, desc="load", background=background
     )
     side = corpus.claims[: profile.sample]
     ing["leader_node_embeds"] = measure.ingest(
-        target, f"{TENANT}-text", side, None, desc="node embeds", drain=drain
+        target, f"{TENANT}-text", side, None, desc="node embeds", background=background
     )
     if profile.replicas > 1:
         ing["replicated_client_vectors"] = measure.ingest(
@@ -150,7 +152,7 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
             vectors[: profile.sample],
             ack=dash_pb2.ACK_LEVEL_REPLICATED,
             desc="replicated",
-            drain=drain,
+            background=background,
         )
     result["freshness"] = measure.freshness(target, TENANT, profile.freshness_probes, embedder.embed)
     # The cluster is idle here: how often the machine itself slows down, to read the latency tails by.
@@ -181,24 +183,18 @@ def _measure(result, profile, corpus, vectors, qvecs, embedder, target: measure.
         )
 
 
-def _drain(c: LocalCluster, timeout: float = 3600.0) -> float:
-    """Seconds until every replica's background work has caught up with every write so far: the edge
-    builder has judged each claim, and the indexer has moved each buffered vector into its graph and
-    computed the features of each changed claim. Queries timed before that would share the CPU with it."""
-    started = time.monotonic()
-    pm = placement(c)
-    while True:
-        stats = [
+def _background(c: LocalCluster) -> measure.Background:
+    """What the background work of every replica of ``c`` still owes, by stage."""
+
+    def owed() -> dict[str, int]:
+        pm = placement(c)
+        return measure.owed(
             c.access.call(c.state.nodes[node], "Stats", node_pb2.StatsRequest(shard_id=shard.shard_id))
             for shard in pm.shards.values()
             for node in shard.replicas
-        ]
-        backlog = measure.backlog(stats)
-        if backlog == 0:
-            return round(time.monotonic() - started, 2)
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"edge builders and indexers still {backlog} items behind after {timeout} s")
-        time.sleep(0.2)
+        )
+
+    return measure.Background(owed)
 
 
 def _resources(c: LocalCluster, claims: int) -> dict:
@@ -233,7 +229,7 @@ def _restart_after_kill(c: LocalCluster, node_id: str, claims: int) -> dict:
     # It serves while its indexer moves what recovery re-indexed into the graphs (searched exactly
     # meanwhile): how long until that work is done too.
     try:
-        caught_up: float | None = round(seconds + _drain(c, timeout), 2)
+        caught_up: float | None = round(seconds + _background(c).drain(timeout), 2)
     except TimeoutError:
         caught_up = None
     return {

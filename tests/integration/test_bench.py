@@ -46,6 +46,10 @@ def test_a_tiny_bench_run_measures_everything(tmp_path) -> None:
     assert ing["leader_node_embeds"]["claims"] == 100 and ing["replicated_client_vectors"]["claims"] == 100
     load = ing["leader_client_vectors"]
     assert load["background_s"] >= 0
+    # what each background stage owed through the load, sampled from the replicas' Stats
+    steady = load["sustained"]
+    assert steady["timeline"] and steady["timeline"][-1]["acked"] == 400
+    assert set(steady["owed_at_last_ack"]) == {"detection", "index", "features"}
     per_claim = load["cpu_ms_per_claim"]  # the acks and the background work after them, every process
     assert {"n1", "n2", "router"} <= set(per_claim) and per_claim["router"] > 0
     # the edge builders (worker processes of the nodes that lead a shard) judged the claims

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from dash_client._pb.dash.v1 import types_pb2
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node import Engine, EngineConfig
 from dash_node.evidence.builder import EdgeBuilderConfig
 from dash_node.features import Around, _answer, compute
@@ -87,5 +87,24 @@ def test_with_the_edge_builder_on_the_cache_follows_the_edges_it_writes(tmp_path
         _settled(engine)
         assert engine.stats().edges > 0  # the builder linked the twins
         assert _cached_equals_fresh(engine, "t") == 60
+    finally:
+        engine.close()
+
+
+def test_the_queue_of_claims_to_warm_keeps_only_the_newest_the_cache_can_hold(tmp_path) -> None:
+    """Warming waits while vectors wait for the graphs, so a steady load would grow the queue without
+    bound; it keeps the newest changes, as many as the cache holds, and queries compute the rest."""
+    config = EngineConfig(evidence=EdgeBuilderConfig(enabled=False), derived_cache_claims=40)
+    engine = Engine(tmp_path / "e", config)
+    try:
+        engine.ingest_batch("t", _claims(300))  # one write: 300 claims queued at once
+        assert engine.stats().features_backlog <= 40
+        _settled(engine)
+        assert 0 < _cached_equals_fresh(engine, "t") <= 40
+        # a dropped claim is still answered, its features computed by the query
+        hits = engine.retrieve(
+            dash_pb2.RetrieveRequest(tenant_id="t", query="river number 3 flows east", top_k=1)
+        )
+        assert hits.results[0].claim.claim_id == "c3"
     finally:
         engine.close()
