@@ -131,7 +131,14 @@ def run(
 
 
 def _measure(
-    result, profile, corpus, vectors, qvecs, embedder, target: measure.Target, background=None
+    result,
+    profile,
+    corpus,
+    vectors,
+    qvecs,
+    embedder,
+    target: measure.Target,
+    background: measure.Background | None = None,
 ) -> None:
     ids = [c.claim.claim_id for c in corpus.claims]
     # Each run waits for the background work it caused (the edge builder works behind the acks), so the
