@@ -453,6 +453,7 @@ class Engine:
                 if not moved:
                     break
                 owed -= moved
+                self.index_lock.handover()  # searches waiting meanwhile go before the next step
         self._index_backlog.set(self.vectors.pending)
         if self.vectors.pending:
             self._indexer_wake.set()

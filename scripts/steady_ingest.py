@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster.bench.corpus import generate
-from cluster.bench.measure import OwedSample, cpu_ms, sustained
-from dash_client._pb.dash.v1 import types_pb2
+from cluster.bench.measure import OwedSample, cpu_ms, percentiles, sustained
+from dash_client._pb.dash.v1 import dash_pb2, types_pb2
 from dash_node.embedding import default_embedder
 from dash_node.engine import Engine, EngineConfig
 
@@ -55,13 +55,39 @@ def caught_up(engine: Engine) -> None:
         time.sleep(0.05)
 
 
-def one_run(claims: list[types_pb2.ClaimInput], pre: int) -> dict:
+class Searcher:
+    """Hybrid top-10 queries, one every ``every_s``, from a thread of their own: what a reader of the
+    shard sees while it is loaded, set against the same queries at rest."""
+
+    def __init__(self, engine: Engine, queries: list[dash_pb2.RetrieveRequest], every_s: float) -> None:
+        self.engine, self.queries, self.every_s = engine, queries, every_s
+
+    def measure(self, until: threading.Event) -> dict:
+        ms: list[float] = []
+        while not until.is_set():
+            started = time.perf_counter()
+            self.engine.retrieve(self.queries[len(ms) % len(self.queries)])
+            ms.append((time.perf_counter() - started) * 1000)
+            until.wait(self.every_s)
+        return percentiles(ms)
+
+    def at_rest(self, seconds: float) -> dict:
+        until = threading.Event()
+        threading.Timer(seconds, until.set).start()
+        return self.measure(until)
+
+
+def one_run(claims: list[types_pb2.ClaimInput], pre: int, searcher_of=None) -> dict:
+    """``searcher_of(engine)``: a ``Searcher`` to time queries at rest and during the load (they take
+    CPU from it, so the ingest figures of such a run are not comparable with one without)."""
     with tempfile.TemporaryDirectory(prefix="dash-steady-") as d:
         engine = Engine(Path(d) / "shard", EngineConfig())
         try:
             acked = [0]
             feed(engine, claims[:pre], acked)
             caught_up(engine)
+            searcher = searcher_of(engine) if searcher_of is not None else None
+            searches = {"at_rest": searcher.at_rest(5.0)} if searcher is not None else {}
             acked[0] = 0
             samples: list[OwedSample] = []
             done = threading.Event()
@@ -79,9 +105,17 @@ def one_run(claims: list[types_pb2.ClaimInput], pre: int) -> dict:
 
             thread = threading.Thread(target=sampler)
             thread.start()
+            during: list[dict] = []
+            reader = None
+            if searcher is not None:
+                reader = threading.Thread(target=lambda: during.append(searcher.measure(done)))
+                reader.start()
             feed(engine, claims[pre:], acked)
             done.set()
             thread.join()
+            if reader is not None:
+                reader.join()
+                searches["during_load"] = during[0]
             sample()
             load_s = time.perf_counter() - started
             caught_up(engine)
@@ -94,7 +128,7 @@ def one_run(claims: list[types_pb2.ClaimInput], pre: int) -> dict:
                 # the engine's process and its edge-builder workers
                 "cpu_ms_per_claim": round((sum(cpu_after.values()) - sum(cpu_before.values())) / n, 3),
                 "sustained": sustained(samples),
-            }
+            } | ({"top10_ms": searches} if searches else {})
         finally:
             engine.close()
 
@@ -104,15 +138,27 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60_000)
     ap.add_argument("--pre", type=int, default=40_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--search-every-ms", type=float, default=0.0, help="also time queries (0: none)")
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/steady_ingest.json"))
     args = ap.parse_args()
-    corpus = generate(args.pre + args.n, 10, seed=3)
-    vectors = np.asarray(default_embedder().embed(corpus.texts), dtype="<f4")
+    corpus = generate(args.pre + args.n, 50, seed=3)
+    embedder = default_embedder()
+    vectors = np.asarray(embedder.embed(corpus.texts), dtype="<f4")
     for item, vec in zip(corpus.claims, vectors, strict=True):
         item.claim.embedding = vec.tobytes()
+    qvecs = np.asarray(embedder.embed([q.text for q in corpus.queries]), dtype="<f4")
+    queries = [
+        dash_pb2.RetrieveRequest(tenant_id="t", query=q.text, query_embedding=v.tobytes(), top_k=10)
+        for q, v in zip(corpus.queries, qvecs, strict=True)
+    ]
+    every_s = args.search_every_ms / 1000
+
+    def searcher_of(engine: Engine) -> Searcher:
+        return Searcher(engine, queries, every_s)
+
     runs = []
     for r in range(args.runs):
-        runs.append(one_run(corpus.claims, args.pre))
+        runs.append(one_run(corpus.claims, args.pre, searcher_of if every_s > 0 else None))
         s = runs[-1]["sustained"]
         print(f"run {r}: {s['through_background_per_s']} claims/s sustained", file=sys.stderr)
     rates = [r["sustained"]["through_background_per_s"] for r in runs]
@@ -122,6 +168,7 @@ def main() -> None:
         "batch": BATCH,
         "writers": WRITERS,
         "data": "bench corpus, shipped embedder, client vectors",
+        "search_every_ms": args.search_every_ms,
         "sustained_per_s": {"median": float(np.median(rates)), "runs": rates},
         "runs": runs,
     }

@@ -76,6 +76,45 @@ def test_a_step_waits_until_no_search_is_queued_then_runs() -> None:
     assert order == ["search", "step"]
 
 
+def test_a_search_waits_for_a_writes_step_not_for_its_whole_share() -> None:
+    """A write moving its share of vectors into the graph holds the lock, and hands it over between two
+    steps to the searches waiting then; without that, searches wait for the whole share."""
+    lock, stop, steps = IndexLock(), threading.Event(), []
+
+    def share() -> None:  # a write moving a long share (at most 3 s of it), step after step
+        with lock:
+            while not stop.is_set() and len(steps) < 1500:
+                _busy(0.002)
+                steps.append(1)
+                lock.handover()
+
+    writer = threading.Thread(target=share)
+    writer.start()
+    waits = []
+    try:
+        _until(lambda: steps)
+        deadline = time.monotonic() + 30
+        while len(waits) < 20 and time.monotonic() < deadline:
+            started = time.perf_counter()
+            with lock:
+                waits.append(time.perf_counter() - started)
+            _busy(0.005)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert len(waits) == 20 and sum(waits) < 0.5, waits
+
+
+def test_a_handover_with_nobody_waiting_keeps_the_lock() -> None:
+    lock = IndexLock()
+    with lock:
+        lock.handover()
+        assert lock._lock.locked()
+    assert not lock._lock.locked()
+    with lock._cond:
+        assert lock._waiting == 0
+
+
 def test_an_error_inside_releases_it() -> None:
     lock = IndexLock()
     with pytest.raises(RuntimeError), lock:
