@@ -103,6 +103,10 @@ class EngineConfig:
     # Claims whose ranking features and answers are kept in memory (``features.ClaimCache``); beyond it
     # the cache starts over.
     derived_cache_claims: int = 1_000_000
+    # The indexer computes the features of changed claims ahead of queries only once no claim has changed
+    # for this long: under a steady load that work would take the cores the writes need (queries compute
+    # what they miss themselves), so it waits for the load to pause.
+    warm_after_quiet_s: float = 0.25
 
     def validate(self) -> None:
         self.wal.validate()
@@ -254,6 +258,7 @@ class Engine:
         # It does so only when no vectors wait for the graphs, so under a steady load the queue keeps
         # only the newest changes, as many as the cache holds (queries compute the ones dropped).
         self._to_warm: dict[tuple[str, str], None] = {}
+        self._last_change = 0.0  # monotonic time a claim last changed (see warm_after_quiet_s)
         self._warming = 0  # taken from the queue, being computed
         self._warm_lock = threading.Lock()
         index_lsn = min(vector_lsn, lexical_lsn)
@@ -413,6 +418,7 @@ class Engine:
         serves at once (the buffer is searched exactly) while the indexer drains what it re-indexed."""
         if touched.features:
             with self._warm_lock:
+                self._last_change = time.monotonic()
                 self._to_warm.update(dict.fromkeys(touched.features))
                 over = len(self._to_warm) - self.derived.max_entries
                 for key in list(itertools.islice(self._to_warm, max(over, 0))):
@@ -461,7 +467,8 @@ class Engine:
     def _index_loop(self) -> None:
         """Move buffered vectors into their HNSW graphs a chunk at a time (``index.vector``): a write is
         acknowledged without waiting for graph insertion, and a search waits at most one chunk. With
-        no vectors waiting, compute the features of changed claims, a chunk at a time."""
+        no vectors waiting and no claim changed for ``warm_after_quiet_s``, compute the features of
+        changed claims, a chunk at a time."""
         while True:
             self._indexer_wake.wait()
             self._indexer_wake.clear()
@@ -469,7 +476,14 @@ class Engine:
                 with self.index_lock.background():
                     moved = self.vectors.merge(self.config.vector.merge_chunk)
                     self._index_backlog.set(self.vectors.pending)
-                if not moved and not self._warm(self.config.vector.merge_chunk):
+                if moved:
+                    continue
+                with self._warm_lock:
+                    owed = bool(self._to_warm)
+                    quiet = self._last_change + self.config.warm_after_quiet_s - time.monotonic()
+                if owed and quiet > 0:
+                    self._stopping.wait(quiet)
+                elif not self._warm(self.config.vector.merge_chunk):
                     break
             if self._stopping.is_set():
                 return

@@ -56,6 +56,7 @@ def _live_after(history: list[tuple[str, list[int], int]]) -> dict[str, set[int]
     buffered=st.booleans(),  # every write goes through the write buffer (else: straight into the graph)
     merges=st.lists(st.integers(0, 10), min_size=25, max_size=25),  # buffer -> graph after each step
     snapshot_at=st.integers(0, 25),
+    kind=st.sampled_from(["ivf", "hnsw"]),
 )
 def test_vector_results_subset_of_tenant_live_keys(
     history: list[tuple[str, list[int], int]],
@@ -65,9 +66,13 @@ def test_vector_results_subset_of_tenant_live_keys(
     buffered: bool,
     merges: list[int],
     snapshot_at: int,
+    kind: str,
     tmp_path_factory,
 ) -> None:
-    config = VectorConfig(exact_below=exact_below, exact_search_below=0 if buffered else 10_000)
+    # Lists of at most 8 vectors: an inverted file splits many times over and still scans them all.
+    config = VectorConfig(
+        kind=kind, exact_below=exact_below, exact_search_below=0 if buffered else 10_000, list_split_at=8
+    )
     store = VectorStore(config)
     current: dict[int, np.ndarray] = {}  # the oracle: each live doc's latest vector
     for i, (kind, docs, seed) in enumerate(history):
@@ -99,11 +104,13 @@ def test_vector_results_subset_of_tenant_live_keys(
         assert set(got_f.tolist()) <= live[tenant] & allowed
         assert len(got_f) == min(5, len(live[tenant] & allowed))
         # Small and clustered, so the HNSW search is as good as exact: the exact top 5 over the graph and
-        # the buffer together.
-        # Cosines over the vectors as stored (half-precision unit vectors), as the index computes them.
+        # the buffer together (the inverted file scans every list: exact).
+        # Cosines over the vectors as stored (unit vectors, half precision beside a graph), as the index
+        # computes them.
         q = vec(qseed)
-        unit = {d: stored(current[d] / np.linalg.norm(current[d]), config.dtype) for d in live[tenant]}
-        uq = stored(q / np.linalg.norm(q), config.dtype)
+        dtype = "f32" if kind == "ivf" else config.dtype
+        unit = {d: stored(current[d] / np.linalg.norm(current[d]), dtype) for d in live[tenant]}
+        uq = stored(q / np.linalg.norm(q), dtype)
         exact = sorted(live[tenant], key=lambda d: (-float(uq @ unit[d]), d))[:5]
         got5, sims = t.search(q, 5)
         assert list(sims) == sorted(sims, reverse=True)

@@ -108,3 +108,23 @@ def test_the_queue_of_claims_to_warm_keeps_only_the_newest_the_cache_can_hold(tm
         assert hits.results[0].claim.claim_id == "c3"
     finally:
         engine.close()
+
+
+def test_the_indexer_computes_features_ahead_only_once_writes_pause(tmp_path) -> None:
+    """Under a steady load, computing features ahead would take the cores the writes need: the indexer
+    waits until no claim has changed for ``warm_after_quiet_s``, and queries compute what they miss."""
+    config = EngineConfig(evidence=EdgeBuilderConfig(enabled=False), warm_after_quiet_s=3600.0)
+    engine = Engine(tmp_path / "e", config)
+    try:
+        engine.ingest_batch("t", _claims(50))
+        assert engine.settle()
+        deadline = time.monotonic() + 0.5  # a window in which an indexer that did not wait would warm 50
+        while time.monotonic() < deadline:
+            assert engine.stats().features_backlog == 50
+            time.sleep(0.02)
+        hits = engine.retrieve(
+            dash_pb2.RetrieveRequest(tenant_id="t", query="river number 7 flows east", top_k=1)
+        )
+        assert hits.results[0].claim.claim_id == "c7"
+    finally:
+        engine.close()

@@ -25,7 +25,7 @@ def _vectors(n: int) -> np.ndarray:
 
 
 def _engine(path: Path, max_pending: int = 10_000) -> Engine:
-    vector = VectorConfig(exact_search_below=0, merge_chunk=16, max_pending=max_pending)
+    vector = VectorConfig(kind="hnsw", exact_search_below=0, merge_chunk=16, max_pending=max_pending)
     return Engine(path, EngineConfig(vector=vector, evidence=EdgeBuilderConfig(enabled=False)))
 
 

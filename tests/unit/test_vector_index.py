@@ -1,4 +1,5 @@
-"""Vector index: upsert/replace/remove, tenant isolation, exact prefilters, atomic snapshots."""
+"""Vector index: upsert/replace/remove, tenant isolation, exact prefilters, atomic snapshots; the tests that
+name no kind hold for both kinds of tenant index (inverted file and HNSW graph)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from hypothesis import strategies as st
 from usearch.index import MetricKind
 
 from dash_node.errors import InvalidArgument, WalCorruption
-from dash_node.index.vector import TenantVectors, VectorConfig, VectorStore, stored
+from dash_node.index.vector import Tenant, TenantVectors, VectorConfig, VectorStore, stored
 
 DIM = 32
+KINDS = pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+
+
+def tenant(kind: str, dim: int = DIM, **knobs) -> Tenant:
+    """A new tenant index of ``kind``, as a store makes one."""
+    return VectorStore(VectorConfig(kind=kind, **knobs)).ensure("t", dim)
 
 
 def clustered(n: int, seed: int, dim: int = DIM) -> np.ndarray:
@@ -28,17 +35,18 @@ def clustered(n: int, seed: int, dim: int = DIM) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int, kind: str = "hnsw") -> np.ndarray:
     """Ground truth as the index scores: the inner product of the unit vectors it stores (half precision
-    by default) with the unit query, rounded alike."""
-    dtype = VectorConfig().dtype
+    beside a graph, single in an inverted file) with the unit query, rounded alike."""
+    dtype = "f32" if kind == "ivf" else VectorConfig().dtype
     data = stored(data / np.linalg.norm(data, axis=1, keepdims=True), dtype)
     sims = np.einsum("ij,j->i", data, stored(q / np.linalg.norm(q), dtype))
     return keys[np.argsort(-sims, kind="stable")[:k]]
 
 
-def test_upsert_search_replace_remove() -> None:
-    t = TenantVectors(DIM, VectorConfig())
+@KINDS
+def test_upsert_search_replace_remove(kind: str) -> None:
+    t = tenant(kind)
     x = clustered(200, 1)
     keys = np.arange(100, 300, dtype=np.uint64)
     t.upsert(keys, x)
@@ -56,8 +64,9 @@ def test_upsert_search_replace_remove() -> None:
     assert not {107, 150} & set(t.search(x[50], 10)[0].tolist())
 
 
-def test_duplicate_keys_in_batch_last_wins_and_bad_input_rejected() -> None:
-    t = TenantVectors(DIM, VectorConfig())
+@KINDS
+def test_duplicate_keys_in_batch_last_wins_and_bad_input_rejected(kind: str) -> None:
+    t = tenant(kind)
     x = clustered(3, 2)
     t.upsert(np.array([5, 5, 6], np.uint64), x)
     assert len(t) == 2
@@ -70,8 +79,9 @@ def test_duplicate_keys_in_batch_last_wins_and_bad_input_rejected() -> None:
         t.search(np.ones(DIM + 1, np.float32), 3)
 
 
-def test_tenant_isolation_and_dimension() -> None:
-    store = VectorStore()
+@KINDS
+def test_tenant_isolation_and_dimension(kind: str) -> None:
+    store = VectorStore(VectorConfig(kind=kind))
     a = store.ensure("a", DIM)
     b = store.ensure("b", 16)
     x = clustered(100, 3)
@@ -87,13 +97,15 @@ def test_tenant_isolation_and_dimension() -> None:
     assert len(b.search(clustered(1, 5, dim=16)[0], 5, allowed=np.arange(100, dtype=np.uint64))[0]) == 0
 
 
+@KINDS
 @pytest.mark.parametrize("exact_below", [10_000, 16])
-def test_allowed_filter_is_exact(exact_below: int) -> None:
-    """exact_below=10k exercises the brute-force path, 16 the HNSW over-fetch path."""
+def test_allowed_filter_is_exact(exact_below: int, kind: str) -> None:
+    """exact_below=10k exercises the brute-force path, 16 the over-fetch path (an inverted file of lists
+    of at most 64 vectors, scanning 8 of them at first: it probes more until it finds 10)."""
     n = 3000
     x = clustered(n, 6)
     keys = np.arange(n, dtype=np.uint64) * 7 + 3
-    t = TenantVectors(DIM, VectorConfig(exact_below=exact_below))
+    t = tenant(kind, exact_below=exact_below, list_split_at=64, probes=8, probe_share=0)
     t.upsert(keys, x)
     rng = np.random.default_rng(7)
     allowed = keys[rng.random(n) < 0.05]
@@ -104,15 +116,16 @@ def test_allowed_filter_is_exact(exact_below: int) -> None:
         assert set(got.tolist()) <= allowed_set
         assert len(got) == 10 and np.all(np.diff(sims) <= 1e-6)
         mask = np.isin(keys, allowed)
-        truth = exact(x[mask], keys[mask], q, 10)
+        truth = exact(x[mask], keys[mask], q, 10, kind)
         hits += len(set(got.tolist()) & set(truth.tolist()))
         if exact_below > len(allowed):
             assert got.tolist() == truth.tolist()
     assert hits / 300 >= 0.95
 
 
-def test_overfetch_exhaustion_returns_all_allowed() -> None:
-    t = TenantVectors(DIM, VectorConfig(exact_below=2))
+@KINDS
+def test_overfetch_exhaustion_returns_all_allowed(kind: str) -> None:
+    t = tenant(kind, exact_below=2, list_split_at=16, probes=1, probe_share=0)
     x = clustered(500, 9)
     t.upsert(np.arange(500, dtype=np.uint64), x)
     allowed = np.array([3, 17, 400, 12345], np.uint64)  # 12345 does not exist
@@ -120,8 +133,9 @@ def test_overfetch_exhaustion_returns_all_allowed() -> None:
     assert sorted(got.tolist()) == [3, 17, 400]
 
 
-def test_save_load_round_trip(tmp_path: Path) -> None:
-    store = VectorStore()
+@KINDS
+def test_save_load_round_trip(tmp_path: Path, kind: str) -> None:
+    store = VectorStore(VectorConfig(kind=kind))
     x = clustered(300, 10)
     store.ensure("tenant/../ü 🚀", DIM).upsert(np.arange(300, dtype=np.uint64), x)
     store.ensure("b", 16).upsert(np.array([9], np.uint64), clustered(1, 11, dim=16))
@@ -140,7 +154,8 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert 1000 in t
     names = [p.name for p in target.iterdir()]
     assert all(n == "manifest.json" or n.endswith((".usearch", ".npy")) for n in names)
-    assert sum(n.endswith(".usearch") for n in names) == 2  # a graph (and its copies) per tenant
+    # a graph (and its copies) per tenant, or its lists
+    assert sum(n.endswith(".usearch") for n in names) == (2 if kind == "hnsw" else 0)
 
 
 def test_a_cosine_graph_from_an_older_snapshot_stays_cosine(tmp_path: Path) -> None:
@@ -174,12 +189,13 @@ def test_load_missing_and_interrupted_swap(tmp_path: Path) -> None:
     assert lsn == 7 and len(loaded.tenant("a")) == 1  # type: ignore[arg-type]
 
 
-def test_checksum_mismatch_detected(tmp_path: Path) -> None:
-    s = VectorStore()
+@KINDS
+def test_checksum_mismatch_detected(tmp_path: Path, kind: str) -> None:
+    s = VectorStore(VectorConfig(kind=kind))
     s.ensure("a", DIM).upsert(np.arange(50, dtype=np.uint64), clustered(50, 14))
     s.save(tmp_path / "v", lsn=3)
     manifest = json.loads((tmp_path / "v" / "manifest.json").read_text())
-    f = tmp_path / "v" / manifest["meta"]["tenants"]["a"]["file"]
+    f = tmp_path / "v" / manifest["meta"]["tenants"]["a"]["file" if kind == "hnsw" else "rows"]
     data = bytearray(f.read_bytes())
     data[-5] ^= 0xFF
     f.write_bytes(bytes(data))
@@ -187,9 +203,10 @@ def test_checksum_mismatch_detected(tmp_path: Path) -> None:
         VectorStore.load(tmp_path / "v")
 
 
+@KINDS
 @pytest.mark.parametrize("rows", [1, 7])
-def test_search_many_equals_one_search_per_query(rows: int) -> None:
-    t = VectorStore().ensure("a", DIM)
+def test_search_many_equals_one_search_per_query(rows: int, kind: str) -> None:
+    t = tenant(kind, list_split_at=32, probes=3, probe_share=0)  # many lists, a few scanned
     t.upsert(np.arange(300, dtype=np.uint64), clustered(300, 3))
     queries = clustered(rows, 99)
     for q, (keys, sims) in zip(queries, t.search_many(queries, 5), strict=True):
@@ -198,14 +215,15 @@ def test_search_many_equals_one_search_per_query(rows: int) -> None:
         assert np.allclose(sims, one_sims, atol=1e-5)
 
 
-def test_small_tenants_get_the_same_exact_answer_whatever_the_build_order() -> None:
+@KINDS
+def test_small_tenants_get_the_same_exact_answer_whatever_the_build_order(kind: str) -> None:
     """Replicas build their indexes in different orders (log vs snapshot): below the exact-search
-    threshold they must still answer alike, ties broken by key."""
+    threshold (a graph's, or while a search scans every list) they answer alike, ties broken by key."""
     rng = np.random.default_rng(5)
     vecs = rng.normal(size=(300, 16)).astype(np.float32)
     vecs[7] = vecs[3]  # an exact tie
     keys = np.arange(1, 301, dtype=np.uint64)
-    a, b = TenantVectors(16, VectorConfig()), TenantVectors(16, VectorConfig())
+    a, b = tenant(kind, 16, list_split_at=32), tenant(kind, 16, list_split_at=32)
     a.upsert(keys, vecs)
     order = rng.permutation(300)
     for chunk in np.array_split(order, 7):
@@ -251,8 +269,14 @@ def test_a_vector_has_one_similarity_whichever_path_finds_it(metric: MetricKind)
 @pytest.mark.parametrize("scale", [1e6, 1e-9])
 def test_vectors_beyond_half_precision_range_are_kept_by_direction(scale: float) -> None:
     """Components past half precision's range (65504 up, ~6e-8 down) would store as inf or 0: vectors are
-    kept as unit vectors (cosine does not see scale), in the graph and in the buffer alike."""
+    kept as unit vectors (cosine does not see scale), in the graph and in the buffer alike, and in the
+    lists of an inverted file (kept at single precision)."""
     x = clustered(300, 13)
+    lists = tenant("ivf", list_split_at=64)
+    lists.upsert(np.arange(300, dtype=np.uint64), x * scale)
+    for i in (0, 150, 299):
+        keys, sims = lists.search(x[i] * scale, 3)
+        assert keys[0] == i and sims[0] == pytest.approx(1.0, abs=1e-6)
     for exact_search_below in (10_000, 0):  # straight into the graph / through the buffer
         t = TenantVectors(DIM, VectorConfig(exact_search_below=exact_search_below))
         t.upsert(np.arange(300, dtype=np.uint64), x * scale)
