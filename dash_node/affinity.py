@@ -1,4 +1,5 @@
-"""Pinning a process to CPUs (``dash node serve --cpus``).
+"""How a node uses its cores: pinned to CPUs (``dash node serve --cpus``), with numpy's BLAS on the calling
+thread.
 
 Several nodes on one machine, each with cores of its own, answer faster than the same nodes left to
 migrate between cores: a node's caches stay on its core. On 2 nodes x 4 shards (200k claims, hybrid
@@ -9,6 +10,8 @@ builder's worker) inherit the set, so a node and its helpers stay on the cores i
 from __future__ import annotations
 
 import os
+
+from threadpoolctl import threadpool_limits
 
 
 def parse_cpus(spec: str) -> set[int]:
@@ -38,3 +41,12 @@ def pin(cpus: set[int]) -> None:
             os.sched_setaffinity(int(tid), cpus)
         except ProcessLookupError:  # a thread that ended meanwhile
             continue
+
+
+def single_threaded_blas() -> None:
+    """Run numpy's BLAS products on the thread that calls them. A node's products are small (filing a write's
+    vectors, scanning a few lists, scoring candidates) and come from several threads at once; BLAS's own
+    threads then spin waiting for work. One shard's steady ingest in process (scripts/steady_ingest.py,
+    alternating runs) took 0.29-0.30 ms of CPU per claim with BLAS on two threads and 0.20-0.23 on one:
+    5,782-6,034 against 7,457-7,821 claims/s sustained (docs/decisions.md)."""
+    threadpool_limits(limits=1, user_api="blas")

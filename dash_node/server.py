@@ -350,6 +350,7 @@ def main(argv: list[str]) -> int:
     try:
         if args.cpus:
             affinity.pin(affinity.parse_cpus(args.cpus))
+        affinity.single_threaded_blas()
         config = config_from_args(args)
         config.validate()
         token = cluster_token(args.cluster_token_file)

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster.bench.corpus import generate
 from cluster.bench.measure import OwedSample, cpu_ms, percentiles, sustained
 from dash_client._pb.dash.v1 import dash_pb2, types_pb2
+from dash_node.affinity import single_threaded_blas
 from dash_node.embedding import default_embedder
 from dash_node.engine import Engine, EngineConfig
 
@@ -141,6 +142,7 @@ def main() -> None:
     ap.add_argument("--search-every-ms", type=float, default=0.0, help="also time queries (0: none)")
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/steady_ingest.json"))
     args = ap.parse_args()
+    single_threaded_blas()  # as a node runs
     corpus = generate(args.pre + args.n, 50, seed=3)
     embedder = default_embedder()
     vectors = np.asarray(embedder.embed(corpus.texts), dtype="<f4")
