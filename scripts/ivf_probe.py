@@ -47,7 +47,7 @@ def ivf(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, probes: list[i
         "file_us_cpu_per_vector": round(file_us, 2),
         "list_size_p50": float(np.median(sizes)),
         "list_size_max": int(sizes.max()),
-        "probes_shipped": cfg.probes_for(len(sizes)),
+        "probes_shipped_top10": cfg.probes_for(len(sizes), cfg.probes_depth),
         "by_probes": [],
     }
     for probe in probes:

@@ -327,8 +327,8 @@ class TenantLists:
         ``scripts/ann_recall.py`` use it."""
         self._probes_pinned = probes
 
-    def probes(self) -> int:
-        return self._probes_pinned or self.config.probes_for(self.lists.lists)
+    def probes(self, k: int) -> int:
+        return self._probes_pinned or self.config.probes_for(self.lists.lists, k)
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -342,15 +342,15 @@ class TenantLists:
             allow = as_keys(allowed)
             if len(allow) <= self.config.exact_below:
                 return self._exact(q, k, allow)
-            return self.lists.search(q, k, self.probes(), allow)
-        return self.lists.search(q, k, self.probes())
+            return self.lists.search(q, k, self.probes(k), allow)
+        return self.lists.search(q, k, self.probes(k))
 
     def search_many(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Unfiltered top-k for several queries in one call."""
         q = np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim)
         norms = np.linalg.norm(q, axis=1, keepdims=True)
         q = np.ascontiguousarray(q / np.where(norms > 0, norms, 1.0), dtype=np.float32)
-        return self.lists.search_many(q, k, self.probes())
+        return self.lists.search_many(q, k, self.probes(k))
 
     def similarities(self, query: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine of the query to each of ``keys`` that the index holds (the others are left out)."""

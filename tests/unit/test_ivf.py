@@ -167,7 +167,9 @@ def test_a_vector_has_one_similarity_whichever_path_finds_it() -> None:
         assert again == dict(zip(keys.tolist(), sims.tolist(), strict=True))
 
 
-def test_the_share_of_lists_scanned_stops_falling_as_a_tenant_grows() -> None:
+def test_the_share_of_lists_scanned_stops_falling_as_a_tenant_grows_and_rises_with_depth() -> None:
     cfg = VectorConfig()
-    assert cfg.probes_for(1) == cfg.probes_for(cfg.probes) == cfg.probes
-    assert cfg.probes_for(4096) == 4096 * cfg.probe_share > cfg.probes
+    depth = cfg.probes_depth
+    assert cfg.probes_for(1, 10) == cfg.probes_for(cfg.probes, depth) == cfg.probes
+    assert cfg.probes_for(4096, 10) == 4096 * cfg.probe_share > cfg.probes
+    assert cfg.probes_for(1, 4 * depth) == 4 * cfg.probes
