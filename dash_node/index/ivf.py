@@ -57,6 +57,8 @@ class InvertedFile:
         self._keys: list[np.ndarray] = []  # per list, capacity-grown; the first size entries are live
         self._rows: list[np.ndarray] = []
         self._where: dict[int, int] = {}  # key -> list << 32 | slot
+        # How far BLAS's rounding can move an inner product of unit vectors (n * 2^-24 each way).
+        self._slack = 2 * dim * 2.0**-24
 
     def __len__(self) -> int:
         return len(self._where)
@@ -141,20 +143,40 @@ class InvertedFile:
         self, q: np.ndarray, k: int, probes: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (keys, similarities) of unit query ``q`` over the ``probes`` nearest lists, among
-        ``allowed`` keys when given: probing twice as many lists until k are found or every list is."""
+        ``allowed`` keys when given: probing twice as many lists until k are found or every list is.
+
+        The lists are scanned with BLAS (2.5x faster than einsum), whose rounding depends on a row's
+        position; the rows that can reach the top k within that rounding are scored again with
+        ``similarities``, so the answer and its similarities are exactly what einsum over every scanned
+        row would give: the same as ``get`` + ``similarities`` give, ties to the lower key."""
         if not len(self) or k <= 0:
             return _NONE
         scores = self._centroids @ q
         while True:
             chosen = self.probed(scores, probes)
-            keys = np.concatenate([self._keys[j][: self._sizes[j]] for j in chosen])
-            sims = np.concatenate([similarities(self._rows[j][: self._sizes[j]], q) for j in chosen])
+            sizes = self._sizes[chosen]
+            scanned = list(zip(chosen.tolist(), sizes.tolist(), strict=True))
+            keys = np.concatenate([self._keys[j][:n] for j, n in scanned])
+            sims = np.concatenate([self._rows[j][:n] @ q for j, n in scanned])
+            at = np.arange(len(keys))
             if allowed is not None:
                 mask = np.isin(keys, allowed)
-                keys, sims = keys[mask], sims[mask]
+                keys, sims, at = keys[mask], sims[mask], at[mask]
             if allowed is None or len(keys) >= k or len(chosen) >= self.lists:
-                return top_k(keys, sims, k)
+                break
             probes *= 2
+        if len(keys) > k:
+            kth = np.partition(sims, len(sims) - k)[len(sims) - k]
+            near = np.flatnonzero(sims >= kth - self._slack)
+            keys, at = keys[near], at[near]
+        starts = np.cumsum(sizes) - sizes
+        which = np.searchsorted(starts, at, side="right") - 1
+        rows = np.empty((len(at), self.dim), np.float32)
+        for i, (j, slot) in enumerate(
+            zip(chosen[which].tolist(), (at - starts[which]).tolist(), strict=True)
+        ):
+            rows[i] = self._rows[j][slot]
+        return top_k(keys, similarities(rows, q), k)
 
     def search_many(self, queries: np.ndarray, k: int, probes: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-k of each unit query, as ``search`` finds it, for a batch at once: each probed list is
