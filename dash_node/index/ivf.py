@@ -28,13 +28,13 @@ import numpy as np
 
 from dash_node.errors import InvalidArgument
 from dash_node.index.rows import as_keys, checked_rows, last_of_each, unit, unit_query
+from dash_node.index.scan import codes_of, scan
 from dash_node.index.topk import top_k
 
 if TYPE_CHECKING:
     from dash_node.index.vector import VectorConfig
 
 _NONE = np.empty(0, np.uint64), np.empty(0, np.float32)
-_SLOT_BITS = 32  # a key's place: list << 32 | slot
 
 
 def similarities(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -44,7 +44,12 @@ def similarities(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 class InvertedFile:
-    """The lists of one tenant; not thread-safe (the engine's index lock serialises)."""
+    """The lists of one tenant; not thread-safe (the engine's index lock serialises).
+
+    Storage is one arena of rows (keys, float32 rows, their 8-bit codes and factors) in which each list
+    owns a run of slots from ``_starts[j]``: its ``_sizes[j]`` rows, then room to ``_caps[j]``. A list that
+    outgrows its run moves to the arena's end with twice the room, and the arena is packed again when
+    more than half of it is left behind by such moves. A scan reads the probed runs in place."""
 
     PARTS = ("sums", "sizes", "keys", "rows")  # what ``state`` returns
 
@@ -53,12 +58,16 @@ class InvertedFile:
         self._split_at = max(split_at, 2)
         self._sums = np.zeros((0, dim), np.float64)  # each list's sum of rows
         self._centroids = np.zeros((0, dim), np.float32)  # each list's normalised mean (0 when empty)
+        self._starts = np.zeros(0, np.int64)
         self._sizes = np.zeros(0, np.int64)
-        self._keys: list[np.ndarray] = []  # per list, capacity-grown; the first size entries are live
-        self._rows: list[np.ndarray] = []
-        self._where: dict[int, int] = {}  # key -> list << 32 | slot
-        # How far BLAS's rounding can move an inner product of unit vectors (n * 2^-24 each way).
-        self._slack = 2 * dim * 2.0**-24
+        self._caps = np.zeros(0, np.int64)
+        self._keys = np.zeros(0, np.uint64)
+        self._rows = np.zeros((0, dim), np.float32)
+        self._codes = np.zeros((0, dim), np.int8)
+        self._factors = np.zeros(0, np.float32)
+        self._owner = np.zeros(0, np.int64)  # the list of each slot
+        self._end = 0  # slots handed out so far
+        self._where: dict[int, int] = {}  # key -> its slot
 
     def __len__(self) -> int:
         return len(self._where)
@@ -97,18 +106,16 @@ class InvertedFile:
         touched: set[int] = set()
         removed = 0
         for key in keys.tolist():
-            place = self._where.pop(key, None)
-            if place is None:
+            slot = self._where.pop(key, None)
+            if slot is None:
                 continue
-            j, slot = place >> _SLOT_BITS, place & ((1 << _SLOT_BITS) - 1)
-            rows, held = self._rows[j], self._keys[j]
-            self._sums[j] -= rows[slot]
-            last = int(self._sizes[j]) - 1
+            j = int(self._owner[slot])
+            self._sums[j] -= self._rows[slot]
+            last = int(self._starts[j] + self._sizes[j]) - 1
             if slot != last:
-                moved = int(held[last])
-                held[slot], rows[slot] = moved, rows[last]
-                self._where[moved] = (j << _SLOT_BITS) | slot
-            self._sizes[j] = last
+                self._move(last, slot)
+                self._where[int(self._keys[slot])] = slot
+            self._sizes[j] -= 1
             touched.add(j)
             removed += 1
         if touched:
@@ -117,19 +124,12 @@ class InvertedFile:
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The rows of ``keys`` (all held)."""
-        out = np.empty((len(keys), self.dim), np.float32)
-        for i, key in enumerate(keys.tolist()):
-            place = self._where[key]
-            out[i] = self._rows[place >> _SLOT_BITS][place & ((1 << _SLOT_BITS) - 1)]
-        return out
+        return self._rows[self._slots(keys)]
 
     def block(self) -> tuple[np.ndarray, np.ndarray]:
         """(keys, rows) of every list, list by list."""
-        live = [j for j in range(len(self._sizes)) if self._sizes[j]]
-        if not live:
-            return np.empty(0, np.uint64), np.empty((0, self.dim), np.float32)
-        keys = np.concatenate([self._keys[j][: self._sizes[j]] for j in live])
-        return keys, np.concatenate([self._rows[j][: self._sizes[j]] for j in live])
+        slots = self._live_slots()
+        return self._keys[slots], self._rows[slots]
 
     def probed(self, scores: np.ndarray, probes: int) -> np.ndarray:
         """The ``probes`` non-empty lists whose centroids score highest (all of them if there are fewer)."""
@@ -145,74 +145,34 @@ class InvertedFile:
         """Top-k (keys, similarities) of unit query ``q`` over the ``probes`` nearest lists, among
         ``allowed`` keys when given: probing twice as many lists until k are found or every list is.
 
-        The lists are scanned with BLAS (2.5x faster than einsum), whose rounding depends on a row's
-        position; the rows that can reach the top k within that rounding are scored again with
-        ``similarities``, so the answer and its similarities are exactly what einsum over every scanned
-        row would give: the same as ``get`` + ``similarities`` give, ties to the lower key."""
+        The lists' 8-bit codes nominate the ``nominees(k)`` best rows (and any tied with the last), which
+        are scored again from their float32 rows with ``similarities``: the similarities reported are
+        exact, equal to what ``get`` + ``similarities`` give, ties to the lower key."""
         if not len(self) or k <= 0:
             return _NONE
         scores = self._centroids @ q
+        query, _ = codes_of(q[None])
         while True:
             chosen = self.probed(scores, probes)
-            sizes = self._sizes[chosen]
-            scanned = list(zip(chosen.tolist(), sizes.tolist(), strict=True))
-            keys = np.concatenate([self._keys[j][:n] for j, n in scanned])
-            sims = np.concatenate([self._rows[j][:n] @ q for j, n in scanned])
-            at = np.arange(len(keys))
+            total = int(self._sizes[chosen].sum())
+            approx = np.empty(total, np.float32)
+            slots = np.empty(total, np.int64)
+            scan(self._codes, self._factors, self._starts, self._sizes, chosen, query[0], approx, slots)
             if allowed is not None:
-                mask = np.isin(keys, allowed)
-                keys, sims, at = keys[mask], sims[mask], at[mask]
-            if allowed is None or len(keys) >= k or len(chosen) >= self.lists:
+                mask = np.isin(self._keys[slots], allowed)
+                approx, slots = approx[mask], slots[mask]
+            if allowed is None or len(slots) >= k or len(chosen) >= self.lists:
                 break
             probes *= 2
-        if len(keys) > k:
-            kth = np.partition(sims, len(sims) - k)[len(sims) - k]
-            near = np.flatnonzero(sims >= kth - self._slack)
-            keys, at = keys[near], at[near]
-        starts = np.cumsum(sizes) - sizes
-        which = np.searchsorted(starts, at, side="right") - 1
-        rows = np.empty((len(at), self.dim), np.float32)
-        for i, (j, slot) in enumerate(
-            zip(chosen[which].tolist(), (at - starts[which]).tolist(), strict=True)
-        ):
-            rows[i] = self._rows[j][slot]
-        return top_k(keys, similarities(rows, q), k)
+        keep = nominees(k)
+        if len(slots) > keep:
+            cut = np.partition(approx, len(approx) - keep)[len(approx) - keep]
+            slots = slots[approx >= cut]
+        return top_k(self._keys[slots], similarities(self._rows[slots], q), k)
 
     def search_many(self, queries: np.ndarray, k: int, probes: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Top-k of each unit query, as ``search`` finds it, for a batch at once: each probed list is
-        scored against all the queries that probe it in one product (the edge builder asks for the
-        neighbours of a whole write). Similarities may differ from ``search``'s in the last bit."""
-        if not len(self) or k <= 0 or not len(queries):
-            return [_NONE for _ in queries]
-        scores = queries @ self._centroids.T
-        chosen = [self.probed(row, probes) for row in scores]
-        width = max(len(c) for c in chosen)
-        cand_keys = np.zeros((len(queries), width * k), np.uint64)
-        cand_sims = np.full((len(queries), width * k), -np.inf, np.float32)
-        pairs_q = np.concatenate([np.full(len(c), i) for i, c in enumerate(chosen)])
-        pairs_p = np.concatenate([np.arange(len(c)) for c in chosen])
-        pairs_j = np.concatenate(chosen)
-        order = np.argsort(pairs_j, kind="stable")
-        lists, starts = np.unique(pairs_j[order], return_index=True)
-        ends = np.append(starts[1:], len(order))
-        for j, start, end in zip(lists.tolist(), starts.tolist(), ends.tolist(), strict=True):
-            qs, ps = pairs_q[order[start:end]], pairs_p[order[start:end]]
-            n = int(self._sizes[j])
-            sims = queries[qs] @ self._rows[j][:n].T  # (queries, rows)
-            keys = self._keys[j][:n]
-            if n > k:
-                best = np.argpartition(sims, n - k, axis=1)[:, n - k :]
-                sims, keys = np.take_along_axis(sims, best, axis=1), keys[best]
-            else:
-                keys = np.broadcast_to(keys, sims.shape)
-            cols = ps[:, None] * k + np.arange(sims.shape[1])[None, :]
-            cand_sims[qs[:, None], cols] = sims
-            cand_keys[qs[:, None], cols] = keys
-        out = []
-        for keys, sims in zip(cand_keys, cand_sims, strict=True):
-            real = np.isfinite(sims)
-            out.append(top_k(keys[real], sims[real], k))
-        return out
+        """Top-k of each unit query (the edge builder asks for the neighbours of a whole write)."""
+        return [self.search(q, k, probes) for q in queries]
 
     def state(self) -> dict[str, np.ndarray]:
         """The arrays a snapshot keeps: every list (an empty one too) and its running sum, exactly, so a
@@ -244,28 +204,81 @@ class InvertedFile:
         out._recentre(np.arange(len(sizes)))
         return out
 
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        return np.fromiter((self._where[k] for k in keys.tolist()), dtype=np.int64, count=len(keys))
+
+    def _live_slots(self) -> np.ndarray:
+        live = np.flatnonzero(self._sizes)
+        if not len(live):
+            return np.empty(0, np.int64)
+        return np.concatenate([np.arange(self._starts[j], self._starts[j] + self._sizes[j]) for j in live])
+
     def _new_list(self) -> int:
         self._sums = np.vstack([self._sums, np.zeros((1, self.dim))])
         self._centroids = np.vstack([self._centroids, np.zeros((1, self.dim), np.float32)])
+        self._starts = np.append(self._starts, self._end)
         self._sizes = np.append(self._sizes, 0)
-        self._keys.append(np.empty(0, np.uint64))
-        self._rows.append(np.empty((0, self.dim), np.float32))
+        self._caps = np.append(self._caps, 0)
         return len(self._sizes) - 1
 
     def _append(self, j: int, keys: np.ndarray, rows: np.ndarray) -> None:
         n = int(self._sizes[j])
-        need = n + len(keys)
-        if need > len(self._keys[j]):
-            capacity = max(need, 2 * len(self._keys[j]), 16)
-            grown_keys = np.empty(capacity, np.uint64)
-            grown_rows = np.empty((capacity, self.dim), np.float32)
-            grown_keys[:n], grown_rows[:n] = self._keys[j][:n], self._rows[j][:n]
-            self._keys[j], self._rows[j] = grown_keys, grown_rows
-        self._keys[j][n:need] = keys
-        self._rows[j][n:need] = rows
-        base = j << _SLOT_BITS
-        self._where.update(zip(keys.tolist(), range(base + n, base + need), strict=True))
-        self._sizes[j] = need
+        if n + len(keys) > self._caps[j]:
+            self._relocate(j, max(n + len(keys), 2 * int(self._caps[j]), 16))
+        at = int(self._starts[j]) + n
+        end = at + len(keys)
+        self._keys[at:end] = keys
+        self._rows[at:end] = rows
+        self._codes[at:end], self._factors[at:end] = codes_of(rows)
+        self._owner[at:end] = j
+        self._where.update(zip(keys.tolist(), range(at, end), strict=True))
+        self._sizes[j] = n + len(keys)
+
+    def _relocate(self, j: int, capacity: int) -> None:
+        """Give list ``j`` a run of ``capacity`` slots at the arena's end (packing the arena first if
+        moves have left more than half of it behind)."""
+        if self._end + capacity > len(self._keys):
+            held = int(self._sizes.sum())
+            if self._end - held > held:
+                self._pack()
+            if self._end + capacity > len(self._keys):
+                self._grow(max(self._end + capacity, 2 * len(self._keys), 1024))
+        n, old = int(self._sizes[j]), int(self._starts[j])
+        new = self._end
+        for array in (self._keys, self._rows, self._codes, self._factors):
+            array[new : new + n] = array[old : old + n]
+        self._owner[new : new + capacity] = j
+        self._where.update(zip(self._keys[new : new + n].tolist(), range(new, new + n), strict=True))
+        self._starts[j], self._caps[j] = new, capacity
+        self._end += capacity
+
+    def _grow(self, slots: int) -> None:
+        def grown(a: np.ndarray) -> np.ndarray:
+            out = np.zeros((slots, *a.shape[1:]), a.dtype)
+            out[: self._end] = a[: self._end]
+            return out
+
+        self._keys, self._rows, self._codes = grown(self._keys), grown(self._rows), grown(self._codes)
+        self._factors, self._owner = grown(self._factors), grown(self._owner)
+
+    def _pack(self) -> None:
+        """Lay every list out again side by side, each with the room it had."""
+        slots, caps = self._live_slots(), np.maximum(self._caps, self._sizes)
+        starts = np.concatenate([[0], np.cumsum(caps)[:-1]])
+        moved = [a[slots] for a in (self._keys, self._rows, self._codes, self._factors)]
+        targets = np.concatenate(
+            [np.arange(starts[j], starts[j] + self._sizes[j]) for j in np.flatnonzero(self._sizes)]
+            or [np.empty(0, np.int64)]
+        )
+        for array, values in zip((self._keys, self._rows, self._codes, self._factors), moved, strict=True):
+            array[targets] = values
+        self._owner[: int(caps.sum())] = np.repeat(np.arange(len(caps)), caps)
+        self._starts, self._end = starts.astype(np.int64), int(caps.sum())
+        self._where = dict(zip(self._keys[targets].tolist(), targets.tolist(), strict=True))
+
+    def _move(self, source: int, target: int) -> None:
+        for array in (self._keys, self._rows, self._codes, self._factors):
+            array[target] = array[source]
 
     def _recentre(self, lists: np.ndarray) -> None:
         sums = self._sums[lists]
@@ -277,8 +290,8 @@ class InvertedFile:
 
     def _split(self, j: int) -> int:
         """Split list ``j`` in two by 2-means over its rows; returns the new list."""
-        n = int(self._sizes[j])
-        keys, rows = self._keys[j][:n].copy(), self._rows[j][:n].copy()
+        slots = np.arange(self._starts[j], self._starts[j] + self._sizes[j])
+        keys, rows = self._keys[slots], self._rows[slots]
         side = _bisected(rows)
         new = self._new_list()
         stay = ~side
@@ -289,6 +302,12 @@ class InvertedFile:
         self._sums[new] = rows[side].sum(axis=0, dtype=np.float64)
         self._recentre(np.array([j, new]))
         return new
+
+
+def nominees(k: int) -> int:
+    """How many rows the 8-bit codes nominate for a top-k, to be scored again exactly: twice k, and never
+    fewer than 256 (a scan of 256 rows or fewer is exact)."""
+    return max(2 * k, 256)
 
 
 def _bisected(rows: np.ndarray, rounds: int = 8) -> np.ndarray:
