@@ -5,8 +5,8 @@ Why not the graph (``vector``): inserting into an HNSW graph costs ~245 µs of C
 vectors here, about half of a claim's ingest CPU; it kept one node short of 5,000 claims/s sustained.
 Filing a vector into a list is one product with the centroids, a few µs, cheap enough to do on the write
 itself: no write buffer, no indexer behind it, a claim is in the index when its write is acknowledged.
-The price moves to search, which scans some thirty lists of a few hundred rows
-(``scripts/ivf_probe.py``; docs/decisions.md, "An inverted file instead of the graph").
+The work moves to search, which scans some thirty lists of a few hundred rows (``scripts/ivf_probe.py``;
+docs/decisions.md, "An inverted file instead of the graph").
 
 Lists are grown, not trained. A tenant starts with one list; a list that reaches ``list_split_at`` rows
 splits in two by 2-means over its rows (bisecting k-means, the way SPFresh grows its partitions), so the
@@ -15,9 +15,10 @@ Each centroid is the normalised mean of its list's rows, kept as running sums. N
 replicas that apply the same writes in the same order hold the same lists, and a snapshot holds them
 exactly.
 
-Rows are kept exact (float32 unit vectors), each list's side by side, so a probe scores a list in place
-with one product and no gather. A search that probes every list is exact, so a small tenant (a few dozen
-lists) is always searched exactly.
+Rows are kept exact (float32 unit vectors) beside 8-bit codes of them, each list's side by side. A scan
+reads the codes of the probed lists in place (``scan``: a quarter of the bytes, and the scan is bound by
+memory) to nominate rows, which are scored again from their exact rows, so every similarity reported is
+exact. A search that probes every list of a small tenant (a few dozen lists) is exact.
 """
 
 from __future__ import annotations
