@@ -15,10 +15,10 @@ Each centroid is the normalised mean of its list's rows, kept as running sums. N
 replicas that apply the same writes in the same order hold the same lists, and a snapshot holds them
 exactly.
 
-Rows are kept exact (float32 unit vectors) beside 8-bit codes of them, each list's side by side. A scan
-reads the codes of the probed lists in place (``scan``: a quarter of the bytes, and the scan is bound by
-memory) to nominate rows, which are scored again from their exact rows, so every similarity reported is
-exact. A search that probes every list of a small tenant (a few dozen lists) is exact.
+Rows are kept as half-precision unit vectors (as the graph's copies are) beside 8-bit codes of them, each
+list's side by side. A scan reads the codes of the probed lists in place (``scan``: the scan is bound by
+memory) to nominate rows, which are scored again from their rows, so every similarity reported is exact
+over the rows as kept. A search that probes every list of a small tenant (a few dozen lists) is exact.
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ def similarities(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
 class InvertedFile:
     """The lists of one tenant; not thread-safe (the engine's index lock serialises).
 
-    Storage is one arena of rows (keys, float32 rows, their 8-bit codes and factors) in which each list
-    owns a run of slots from ``_starts[j]``: its ``_sizes[j]`` rows, then room to ``_caps[j]``. A list that
-    outgrows its run moves to the arena's end with twice the room, and the arena is packed again when
-    more than half of it is left behind by such moves. A scan reads the probed runs in place."""
+    Storage is one arena of rows (keys, half-precision rows, their 8-bit codes and factors) in which each list
+    owns a run of slots from ``_starts[j]``: its ``_sizes[j]`` rows, then room to ``_caps[j]``. Once a
+    tenant has split its first list, every list gets a run of ``split_at`` slots (what it holds before it
+    splits: lists are 1/2 to 3/4 full on average); a list a write overfills moves to the arena's end,
+    and the arena is packed again when more than a third of it is left behind by such moves. A scan reads
+    the probed runs in place."""
 
     PARTS = ("sums", "sizes", "keys", "rows")  # what ``state`` returns
 
@@ -63,7 +65,7 @@ class InvertedFile:
         self._sizes = np.zeros(0, np.int64)
         self._caps = np.zeros(0, np.int64)
         self._keys = np.zeros(0, np.uint64)
-        self._rows = np.zeros((0, dim), np.float32)
+        self._rows = np.zeros((0, dim), np.float16)
         self._codes = np.zeros((0, dim), np.int8)
         self._factors = np.zeros(0, np.float32)
         self._owner = np.zeros(0, np.int64)  # the list of each slot
@@ -82,9 +84,11 @@ class InvertedFile:
         return int(np.count_nonzero(self._sizes))
 
     def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
-        """File unit ``rows`` under new ``keys`` (callers remove a key before they add it again)."""
+        """File unit ``rows`` under new ``keys`` (callers remove a key before they add it again), kept in
+        half precision: the sums, the codes and every similarity are of the rows as kept."""
         if not len(keys):
             return
+        rows = half(rows)
         if not len(self._sizes):
             self._new_list()
         lists = np.argmax(rows @ self._centroids.T, axis=1)
@@ -125,12 +129,12 @@ class InvertedFile:
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The rows of ``keys`` (all held)."""
-        return self._rows[self._slots(keys)]
+        return self._rows[self._slots(keys)].astype(np.float32)
 
     def block(self) -> tuple[np.ndarray, np.ndarray]:
         """(keys, rows) of every list, list by list."""
         slots = self._live_slots()
-        return self._keys[slots], self._rows[slots]
+        return self._keys[slots], self._rows[slots].astype(np.float32)
 
     def probed(self, scores: np.ndarray, probes: int) -> np.ndarray:
         """The ``probes`` non-empty lists whose centroids score highest (all of them if there are fewer)."""
@@ -147,7 +151,7 @@ class InvertedFile:
         ``allowed`` keys when given: probing twice as many lists until k are found or every list is.
 
         The lists' 8-bit codes nominate the ``nominees(k)`` best rows (and any tied with the last), which
-        are scored again from their float32 rows with ``similarities``: the similarities reported are
+        are scored again from their rows with ``similarities``: the similarities reported are
         exact, equal to what ``get`` + ``similarities`` give, ties to the lower key."""
         if not len(self) or k <= 0:
             return _NONE
@@ -166,10 +170,10 @@ class InvertedFile:
                 break
             probes *= 2
         keep = nominees(k)
-        if len(slots) > keep:
+        if len(slots) > max(keep, EXACT_UPTO):
             cut = np.partition(approx, len(approx) - keep)[len(approx) - keep]
             slots = slots[approx >= cut]
-        return top_k(self._keys[slots], similarities(self._rows[slots], q), k)
+        return top_k(self._keys[slots], similarities(self._rows[slots].astype(np.float32), q), k)
 
     def search_many(self, queries: np.ndarray, k: int, probes: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top-k of each unit query (the edge builder asks for the neighbours of a whole write)."""
@@ -224,8 +228,12 @@ class InvertedFile:
 
     def _append(self, j: int, keys: np.ndarray, rows: np.ndarray) -> None:
         n = int(self._sizes[j])
-        if n + len(keys) > self._caps[j]:
-            self._relocate(j, max(n + len(keys), 2 * int(self._caps[j]), 16))
+        need = n + len(keys)
+        if need > self._caps[j]:
+            # A tenant's first list doubles its room; once lists split, each gets a run of what it holds
+            # before it splits, so growing lists leave no runs behind.
+            room = self._split_at if len(self._sizes) > 1 else min(2 * int(self._caps[j]), self._split_at)
+            self._relocate(j, max(need, room, 16))
         at = int(self._starts[j]) + n
         end = at + len(keys)
         self._keys[at:end] = keys
@@ -237,10 +245,9 @@ class InvertedFile:
 
     def _relocate(self, j: int, capacity: int) -> None:
         """Give list ``j`` a run of ``capacity`` slots at the arena's end (packing the arena first if
-        moves have left more than half of it behind)."""
+        moves have left more than a third of it behind)."""
         if self._end + capacity > len(self._keys):
-            held = int(self._sizes.sum())
-            if self._end - held > held:
+            if 3 * (self._end - int(self._caps.sum())) > self._end:
                 self._pack()
             if self._end + capacity > len(self._keys):
                 self._grow(max(self._end + capacity, 2 * len(self._keys), 1024))
@@ -292,11 +299,13 @@ class InvertedFile:
     def _split(self, j: int) -> int:
         """Split list ``j`` in two by 2-means over its rows; returns the new list."""
         slots = np.arange(self._starts[j], self._starts[j] + self._sizes[j])
-        keys, rows = self._keys[slots], self._rows[slots]
+        keys, rows = self._keys[slots], self._rows[slots].astype(np.float32)
         side = _bisected(rows)
         new = self._new_list()
         stay = ~side
         self._sizes[j] = 0
+        if self._caps[j] > self._split_at:  # a write overfilled it: give back the oversized run
+            self._caps[j] = 0
         self._append(j, keys[stay], rows[stay])
         self._append(new, keys[side], rows[side])
         self._sums[j] = rows[stay].sum(axis=0, dtype=np.float64)
@@ -305,10 +314,18 @@ class InvertedFile:
         return new
 
 
+EXACT_UPTO = 256  # a scan of this many rows or fewer scores them all exactly
+
+
 def nominees(k: int) -> int:
-    """How many rows the 8-bit codes nominate for a top-k, to be scored again exactly: twice k, and never
-    fewer than 256 (a scan of 256 rows or fewer is exact)."""
-    return max(2 * k, 256)
+    """How many rows the 8-bit codes nominate for a top-k, to be scored again exactly (as the graph's
+    candidates are): twice k, and 32 more than k at least."""
+    return max(2 * k, k + 32)
+
+
+def half(rows: np.ndarray) -> np.ndarray:
+    """float32 values of ``rows`` rounded to half precision (unit vectors: no overflow, no underflow)."""
+    return np.asarray(rows, dtype=np.float32).astype(np.float16).astype(np.float32)
 
 
 def _bisected(rows: np.ndarray, rounds: int = 8) -> np.ndarray:
@@ -351,7 +368,7 @@ class TenantLists:
             return
         k, v = last_of_each(k, v)
         self.lists.remove(k)
-        self.lists.add(k, np.ascontiguousarray(unit(v), dtype=np.float32))
+        self.lists.add(k, unit(v))
 
     def remove(self, keys: np.ndarray) -> None:
         """Drop keys; unknown keys are ignored so replays of removals are harmless."""
@@ -377,7 +394,7 @@ class TenantLists:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by cosine similarity, best first, restricted to ``allowed`` when given (exactly: a small
         prefilter is scored directly, a large one probes more lists until k are found)."""
-        q = unit_query(query, self.dim)
+        q = self._query(query)
         if k <= 0 or not len(self):
             return _NONE
         if allowed is not None:
@@ -391,12 +408,17 @@ class TenantLists:
         """Unfiltered top-k for several queries in one call."""
         q = np.asarray(queries, dtype=np.float32).reshape(len(queries), self.dim)
         norms = np.linalg.norm(q, axis=1, keepdims=True)
-        q = np.ascontiguousarray(q / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+        q = half(q / np.where(norms > 0, norms, 1.0))
         return self.lists.search_many(q, k, self.probes(k))
 
     def similarities(self, query: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine of the query to each of ``keys`` that the index holds (the others are left out)."""
-        return self._exact(unit_query(query, self.dim), len(keys), as_keys(keys))
+        return self._exact(self._query(query), len(keys), as_keys(keys))
+
+    def _query(self, query: np.ndarray) -> np.ndarray:
+        """The unit query rounded as the rows are, so a vector's similarity to itself is the same on
+        both kinds of index."""
+        return half(unit_query(query, self.dim)[None])[0]
 
     def _exact(self, q: np.ndarray, k: int, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         held = np.unique(candidates)

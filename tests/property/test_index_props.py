@@ -105,12 +105,10 @@ def test_vector_results_subset_of_tenant_live_keys(
         assert len(got_f) == min(5, len(live[tenant] & allowed))
         # Small and clustered, so the HNSW search is as good as exact: the exact top 5 over the graph and
         # the buffer together (the inverted file scans every list: exact).
-        # Cosines over the vectors as stored (unit vectors, half precision beside a graph), as the index
-        # computes them.
+        # Cosines over the vectors as stored (half-precision unit vectors), as the index computes them.
         q = vec(qseed)
-        dtype = "f32" if kind == "ivf" else config.dtype
-        unit = {d: stored(current[d] / np.linalg.norm(current[d]), dtype) for d in live[tenant]}
-        uq = stored(q / np.linalg.norm(q), dtype)
+        unit = {d: stored(current[d] / np.linalg.norm(current[d]), config.dtype) for d in live[tenant]}
+        uq = stored(q / np.linalg.norm(q), config.dtype)
         exact = sorted(live[tenant], key=lambda d: (-float(uq @ unit[d]), d))[:5]
         got5, sims = t.search(q, 5)
         assert list(sims) == sorted(sims, reverse=True)

@@ -35,10 +35,10 @@ def clustered(n: int, seed: int, dim: int = DIM) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int, kind: str = "hnsw") -> np.ndarray:
+def exact(data: np.ndarray, keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     """Ground truth as the index scores: the inner product of the unit vectors it stores (half precision
-    beside a graph, single in an inverted file) with the unit query, rounded alike."""
-    dtype = "f32" if kind == "ivf" else VectorConfig().dtype
+    by default, in either kind) with the unit query, rounded alike."""
+    dtype = VectorConfig().dtype
     data = stored(data / np.linalg.norm(data, axis=1, keepdims=True), dtype)
     sims = np.einsum("ij,j->i", data, stored(q / np.linalg.norm(q), dtype))
     return keys[np.argsort(-sims, kind="stable")[:k]]
@@ -101,11 +101,11 @@ def test_tenant_isolation_and_dimension(kind: str) -> None:
 @pytest.mark.parametrize("exact_below", [10_000, 16])
 def test_allowed_filter_is_exact(exact_below: int, kind: str) -> None:
     """exact_below=10k exercises the brute-force path, 16 the over-fetch path (an inverted file of lists
-    of at most 64 vectors, scanning 8 of them at first: it probes more until it finds 10)."""
+    of at most 64 vectors, scanning 12 of them at first: it probes more until it finds 10)."""
     n = 3000
     x = clustered(n, 6)
     keys = np.arange(n, dtype=np.uint64) * 7 + 3
-    t = tenant(kind, exact_below=exact_below, list_split_at=64, probes=8, probe_share=0)
+    t = tenant(kind, exact_below=exact_below, list_split_at=64, probes=12, probe_share=0)
     t.upsert(keys, x)
     rng = np.random.default_rng(7)
     allowed = keys[rng.random(n) < 0.05]
@@ -116,7 +116,7 @@ def test_allowed_filter_is_exact(exact_below: int, kind: str) -> None:
         assert set(got.tolist()) <= allowed_set
         assert len(got) == 10 and np.all(np.diff(sims) <= 1e-6)
         mask = np.isin(keys, allowed)
-        truth = exact(x[mask], keys[mask], q, 10, kind)
+        truth = exact(x[mask], keys[mask], q, 10)
         hits += len(set(got.tolist()) & set(truth.tolist()))
         if exact_below > len(allowed):
             assert got.tolist() == truth.tolist()
@@ -270,13 +270,13 @@ def test_a_vector_has_one_similarity_whichever_path_finds_it(metric: MetricKind)
 def test_vectors_beyond_half_precision_range_are_kept_by_direction(scale: float) -> None:
     """Components past half precision's range (65504 up, ~6e-8 down) would store as inf or 0: vectors are
     kept as unit vectors (cosine does not see scale), in the graph and in the buffer alike, and in the
-    lists of an inverted file (kept at single precision)."""
+    lists of an inverted file."""
     x = clustered(300, 13)
     lists = tenant("ivf", list_split_at=64)
     lists.upsert(np.arange(300, dtype=np.uint64), x * scale)
     for i in (0, 150, 299):
         keys, sims = lists.search(x[i] * scale, 3)
-        assert keys[0] == i and sims[0] == pytest.approx(1.0, abs=1e-6)
+        assert keys[0] == i and sims[0] == pytest.approx(1.0, abs=1e-3)
     for exact_search_below in (10_000, 0):  # straight into the graph / through the buffer
         t = TenantVectors(DIM, VectorConfig(exact_search_below=exact_search_below))
         t.upsert(np.arange(300, dtype=np.uint64), x * scale)
