@@ -346,8 +346,9 @@ class OwedSample(NamedTuple):
 
 
 # The stages a write leaves owing that the cluster must keep up with for a rate to be sustained: edges
-# (an answer's conflicting evidence) and graph insertion. Both are bounded (the edge builder's backlog,
-# the write buffer): once full, writes wait for them. Feature warming is not among them: it is a cache
+# (an answer's conflicting evidence) and graph insertion (an HNSW tenant's write buffer; an inverted file
+# files each vector on the write and owes nothing). Both are bounded (the edge builder's backlog, the
+# write buffer): once full, writes wait for them. Feature warming is not among them: it is a cache
 # filled when the indexer has nothing else to do (queries compute and cache what they miss), deferred
 # during a load because the edges still to come would invalidate what it computed.
 REQUIRED_STAGES = ("detection", "index")
