@@ -21,6 +21,7 @@ import numpy as np
 from usearch.index import Index
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dash_node.affinity import single_threaded_blas
 from dash_node.index.vector import VectorConfig, VectorStore
 from scripts.ann_recall import embedded_corpus, exact_topk
 
@@ -115,6 +116,7 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/ivf_probe.json"))
     args = ap.parse_args()
+    single_threaded_blas()  # as a node runs
     data, queries = embedded_corpus(args.n, args.queries)
     truth = exact_topk(data, queries, K)
     result = {
