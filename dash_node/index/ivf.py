@@ -382,8 +382,8 @@ class TenantLists:
         return 0
 
     def set_probes(self, probes: int) -> None:
-        """Fix how many lists a search scans, whatever their number (recall against time); the sweeps in
-        ``scripts/ann_recall.py`` use it."""
+        """Fix how many lists a search scans, whatever their number and the depth asked (recall against
+        time); ``scripts/ivf_probe.py`` sweeps it."""
         self._probes_pinned = probes
 
     def probes(self, k: int) -> int:
